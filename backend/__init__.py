@@ -1,0 +1,1 @@
+"""deskpilot backend: FastAPI app, SQLModel tables, Celery jobs and the `deskpilot` CLI."""

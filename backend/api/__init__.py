@@ -1,0 +1,1 @@
+"""HTTP layer: dependencies and router mounting under /api/v1."""

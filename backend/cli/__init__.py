@@ -1,0 +1,1 @@
+"""The `deskpilot` command line (typer)."""

@@ -1,0 +1,124 @@
+"""One exception hierarchy, mapped once to ``{"error": {"code", "message"}}`` for every API error."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DeskpilotError(Exception):
+    """Base of every expected error; subclasses set the HTTP status and a stable code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class NotFound(DeskpilotError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DeskpilotError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(DeskpilotError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DeskpilotError):
+    status_code = 403
+    code = "forbidden"
+
+
+class InvalidInput(DeskpilotError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class PayloadTooLarge(DeskpilotError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ServiceUnavailable(DeskpilotError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The single JSON error shape of the API."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into the one error format."""
+
+    @app.exception_handler(DeskpilotError)
+    async def _deskpilot(_: Request, exc: DeskpilotError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()[:20]
+        ]
+        return JSONResponse(
+            error_body("invalid_input", _validation_message(exc), details=details),
+            status_code=422,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)

@@ -1,0 +1,110 @@
+"""Settings from environment variables prefixed ``DESKPILOT_``.
+
+Nothing is read at import time: call :func:`get_settings` (cached). Every field is documented in the
+README's settings table; ``tests/core/test_settings.py`` checks that the table and this class agree.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "deskpilot-dev-secret-change-me-in-production"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """All runtime configuration. Only settings differ between the embedded and production modes."""
+
+    model_config = SettingsConfigDict(env_prefix="DESKPILOT_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", description="`production` refuses default secrets and SQLite."
+    )
+    data_dir: Path = Field(Path("var"), description="Folder for the SQLite files, models, indexes.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at `DATA_DIR/deskpilot.sqlite3`."
+    )
+    broker_url: str = Field(
+        "",
+        description="Celery broker; empty means the server-less SQLite broker "
+        "`sqla+sqlite:///DATA_DIR/broker.sqlite3` (its own file, not the app's database).",
+    )
+    celery_queue: str = Field("deskpilot", description="Celery queue the worker consumes.")
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET), description="Signs access tokens; at least 32 characters."
+    )
+    access_token_minutes: int = Field(480, ge=1, description="Lifetime of a login token.")
+    admin_email: str = Field("admin@deskpilot.local", description="First admin created by `up`.")
+    admin_password: SecretStr | None = Field(
+        None, description="First admin's password; generated and printed once when unset."
+    )
+    demo_product: str = Field("demo-bank", description="Slug of the demo product `up` creates.")
+    host: str = Field("127.0.0.1", description="API bind address.")
+    port: int = Field(8000, ge=1, le=65535, description="API port (`make run` also reads `PORT`).")
+    worker_concurrency: int = Field(1, ge=1, description="Celery worker processes.")
+    job_heartbeat_s: float = Field(5.0, gt=0, description="How often a running job heartbeats.")
+    job_stale_after_s: float = Field(
+        60.0, gt=0, description="A running job whose heartbeat is older is marked failed."
+    )
+    reaper_interval_s: float = Field(30.0, gt=0, description="How often beat runs the job reaper.")
+    db_connect_timeout_s: int = Field(5, ge=1, description="Database connect timeout (readiness).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("DESKPILOT_SECRET_KEY must be at least 32 characters")
+        if self.env == "production":
+            if self.secret_key.get_secret_value() == DEV_SECRET:
+                raise ValueError(
+                    "DESKPILOT_SECRET_KEY still has its development default; "
+                    "set a random value (e.g. `openssl rand -hex 32`) in production"
+                )
+            if not self.database_url or self.database_url.startswith("sqlite"):
+                raise ValueError("DESKPILOT_DATABASE_URL must point to PostgreSQL in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to SQLite under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'deskpilot.sqlite3').resolve()}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        """The broker URL, defaulting to kombu's SQLAlchemy transport on its own SQLite file."""
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite3').resolve()}"
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "__root__"]
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if loc:
+        return f"DESKPILOT_{loc[0].upper()}: {msg}"
+    return msg
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (plus overrides); raise SettingsError on bad values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_describe(err)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return load_settings()

@@ -1,0 +1,62 @@
+"""The FastAPI application factory. Heavy objects are built in the lifespan and held on app.state.
+
+Run with ``deskpilot serve`` (or ``uvicorn backend.main:create_app --factory``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from fastapi.responses import RedirectResponse
+
+from backend.api.router import build_api_router
+from backend.core.db import make_engine
+from backend.core.errors import install_error_handlers
+from backend.core.metrics import Metrics, install_metrics
+from backend.core.settings import Settings, get_settings
+from backend.system.readiness import broker_check, database_check
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging.basicConfig(level=settings.log_level)
+        engine = make_engine(settings.sqlalchemy_url, connect_timeout_s=settings.db_connect_timeout_s)
+        app.state.engine = engine
+        app.state.readiness_checks = {
+            "database": database_check(engine),
+            "broker": broker_check(),
+        }
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="deskpilot",
+        version="0.1.0",
+        description="Self-hostable AI customer-service desk.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    install_metrics(app, metrics)
+    app.include_router(build_api_router())
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return metrics.render()
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,1 @@
+"""Products: one company product = one knowledge base, one widget, one intent model."""

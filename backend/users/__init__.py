@@ -1,0 +1,1 @@
+"""Users, memberships (role per product) and authentication."""

@@ -1,0 +1,1 @@
+"""Celery app, job runner and dispatch; the tasks themselves live with their domains."""
