@@ -28,7 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.basicConfig(level=settings.log_level)
-        engine = make_engine(settings.sqlalchemy_url, connect_timeout_s=settings.db_connect_timeout_s)
+        engine = make_engine(
+            settings.sqlalchemy_url, connect_timeout_s=settings.db_connect_timeout_s
+        )
         app.state.engine = engine
         app.state.readiness_checks = {
             "database": database_check(engine),

@@ -106,23 +106,30 @@ def _resolve_product(request: Request, session: Session) -> Product:
     return product
 
 
-def _product_access(request: Request, session: Session, user: User, roles: set[Role]) -> ProductAccess:
+def _product_access(
+    request: Request, session: Session, user: User, roles: set[Role]
+) -> ProductAccess:
     product = _resolve_product(request, session)
     if user.is_owner:
         return ProductAccess(user=user, product=product, role=Role.admin)
     role = users.role_in(session=session, user=user, product_id=product.id or 0)
     if role is None or role not in roles:
-        # Same answer whether the product exists for others or not is not needed: ids are not secret.
-        raise Forbidden(f"{'admin' if roles == {Role.admin} else 'member'} access to this product required")
+        raise Forbidden(
+            f"{'admin' if roles == {Role.admin} else 'member'} access to this product required"
+        )
     return ProductAccess(user=user, product=product, role=role)
 
 
-def require_product_admin(request: Request, session: SessionDep, user: CurrentUser) -> ProductAccess:
+def require_product_admin(
+    request: Request, session: SessionDep, user: CurrentUser
+) -> ProductAccess:
     """The one check behind every /api/v1/admin route: admin of the route's product."""
     return _product_access(request, session, user, {Role.admin})
 
 
-def require_product_member(request: Request, session: SessionDep, user: CurrentUser) -> ProductAccess:
+def require_product_member(
+    request: Request, session: SessionDep, user: CurrentUser
+) -> ProductAccess:
     """Agent or admin of the route's product (agent views)."""
     return _product_access(request, session, user, {Role.admin, Role.agent})
 

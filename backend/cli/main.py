@@ -16,7 +16,7 @@ from backend.cli.common import console, db_session, fail, settings_or_exit
 from backend.cli.up import up_command
 
 app = typer.Typer(
-    help="deskpilot: self-hostable AI customer-service desk. `deskpilot up` runs everything locally.",
+    help="deskpilot: self-hostable AI customer-service desk. `deskpilot up` runs it all locally.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -55,15 +55,29 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="Worker processes [default: DESKPILOT_WORKER_CONCURRENCY]")
     ] = None,
-    beat: Annotated[bool, typer.Option(help="Also run the periodic scheduler in this process.")] = False,
+    beat: Annotated[
+        bool, typer.Option(help="Also run the periodic scheduler in this process.")
+    ] = False,
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads.")] = "prefork",
 ) -> None:
     """Run a Celery worker for ingestion, indexing, training and export jobs."""
     from backend.worker.celery_app import celery_app
 
     s = settings_or_exit()
-    argv = ["worker", "-Q", s.celery_queue, "-c", str(concurrency or s.worker_concurrency),
-            "--pool", pool, "--loglevel", s.log_level, "--without-gossip", "--without-mingle"]
+    s.data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
+    argv = [
+        "worker",
+        "-Q",
+        s.celery_queue,
+        "-c",
+        str(concurrency or s.worker_concurrency),
+        "--pool",
+        pool,
+        "--loglevel",
+        s.log_level,
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if beat:
         argv.append("--beat")
     celery_app.worker_main(argv)
@@ -110,15 +124,23 @@ def db_current() -> None:
     from backend.core import migrate
 
     s = settings_or_exit()
-    console.print(f"current: {migrate.current_revision(s.sqlalchemy_url)}  head: {migrate.head_revision()}")
+    console.print(
+        f"current: {migrate.current_revision(s.sqlalchemy_url)}  head: {migrate.head_revision()}"
+    )
 
 
 @user_app.command("create")
 def user_create(
     email: Annotated[str, typer.Argument(help="Login email.")],
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                          envvar="DESKPILOT_NEW_USER_PASSWORD", help="At least 8 characters.")
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="DESKPILOT_NEW_USER_PASSWORD",
+            help="At least 8 characters.",
+        ),
     ],
     name: Annotated[str, typer.Option(help="Full name.")] = "",
     owner: Annotated[bool, typer.Option(help="Owner: manages every product and user.")] = False,
@@ -141,10 +163,14 @@ def user_create(
     except ValueError:
         raise fail(f"--role must be admin or agent, not '{role}'") from None
     with db_session() as session:
-        target = products.require_product_by_slug(session=session, slug=product) if product else None
+        target = (
+            products.require_product_by_slug(session=session, slug=product) if product else None
+        )
         user = users.create_user(session=session, data=data)
         if target is not None:
-            users.set_membership(session=session, user=user, product_id=target.id or 0, role=role_value)
+            users.set_membership(
+                session=session, user=user, product_id=target.id or 0, role=role_value
+            )
     console.print(f"created user {user.email} (id {user.id})")
 
 
@@ -156,9 +182,17 @@ def user_list() -> None:
     table = Table("id", "email", "owner", "active", "products")
     with db_session() as session:
         for u in users.list_users(session=session):
-            roles = ", ".join(f"{m.product_slug}:{m.role.value}"
-                              for m in users.memberships_of(session=session, user=u))
-            table.add_row(str(u.id), u.email, "yes" if u.is_owner else "", "yes" if u.is_active else "no", roles)
+            roles = ", ".join(
+                f"{m.product_slug}:{m.role.value}"
+                for m in users.memberships_of(session=session, user=u)
+            )
+            table.add_row(
+                str(u.id),
+                u.email,
+                "yes" if u.is_owner else "",
+                "yes" if u.is_active else "no",
+                roles,
+            )
     console.print(table)
 
 
@@ -190,7 +224,9 @@ def product_create(
     try:
         data = ProductCreate(slug=slug, name=name or slug)
     except ValidationError:
-        raise fail(f"invalid slug '{slug}': use 2-63 lowercase letters, digits and hyphens") from None
+        raise fail(
+            f"invalid slug '{slug}': use 2-63 lowercase letters, digits and hyphens"
+        ) from None
     with db_session() as session:
         product = products.create_product(session=session, data=data)
     console.print(f"created product {product.slug} (id {product.id})")

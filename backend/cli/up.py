@@ -6,6 +6,7 @@ stops each child (and its pool processes) in order and waits for them: nothing i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,28 +24,24 @@ STOP_GRACE_S = 15
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
         [sys.executable, "-m", "backend.cli.main", *args], env=env, start_new_session=True
     )
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    # SIGTERM to each main process only: Celery then shuts its own pool down cleanly.
     for proc in procs.values():
         if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            proc.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
     for name, proc in procs.items():
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             console.print(f"{name} did not stop in {STOP_GRACE_S}s; killing it")
-        try:  # reap leftovers of the group (pool processes) in every case
+        with contextlib.suppress(ProcessLookupError):  # leftovers of the group (pool processes)
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
 
@@ -73,11 +70,12 @@ def _save_password(data_dir: Path, email: str, password: str) -> Path:
 
 def up_command(
     port: Annotated[
-        int | None, typer.Option(envvar="PORT", help="API port [default: PORT or DESKPILOT_PORT or 8000]")
+        int | None,
+        typer.Option(envvar="PORT", help="API port [default: PORT or DESKPILOT_PORT or 8000]"),
     ] = None,
     worker: Annotated[bool, typer.Option(help="Start the Celery worker and beat.")] = True,
 ) -> None:
-    """Run everything locally: migrations, demo product + admin, worker, beat and the API. Ctrl-C stops all."""
+    """Run it all locally: migrations, demo product + admin, worker, beat, API. Ctrl-C stops all."""
     from backend.core import migrate
     from backend.core.db import make_engine, session_scope
     from backend.products.bootstrap import ensure_demo_and_admin
@@ -97,11 +95,14 @@ def up_command(
         saved = _save_password(settings.data_dir, boot.admin_email, boot.generated_password)
         console.print(
             f"[bold]Created admin {boot.admin_email} with password {boot.generated_password}[/]"
-            f"\n(shown once; also saved to {saved}, readable only by you: delete it after noting it)"
+            f"\n(shown once; also saved to {saved}, readable only by you: delete it once noted)"
         )
 
-    env = {**os.environ, "DESKPILOT_PORT": str(port),
-           "DESKPILOT_DATA_DIR": str(settings.data_dir.resolve())}
+    env = {
+        **os.environ,
+        "DESKPILOT_PORT": str(port),
+        "DESKPILOT_DATA_DIR": str(settings.data_dir.resolve()),
+    }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 

@@ -49,7 +49,7 @@ def make_engine(url: str, *, connect_timeout_s: int = 5) -> Engine:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session for scripts and workers; services commit, this only closes (and rolls back on error)."""
+    """A session for scripts and workers; services commit, this closes (rolling back on error)."""
     session = Session(engine)
     try:
         yield session

@@ -1,4 +1,4 @@
-"""One exception hierarchy, mapped once to ``{"error": {"code", "message"}}`` for every API error."""
+"""One exception hierarchy, mapped once to ``{"error": {"code", "message"}}`` for every error."""
 
 from __future__ import annotations
 

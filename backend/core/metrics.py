@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -36,8 +37,39 @@ class Metrics:
         return Response(_generate(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class RouteTemplates:
+    """Maps a raw path to its route template (``/api/v1/admin/jobs/{job_id}``), from the OpenAPI
+    paths; unknown paths collapse to ``unmatched`` so label cardinality stays bounded."""
+
+    FIXED = ("/", "/metrics", "/docs", "/redoc", "/openapi.json")
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
+
+    def _compile(self) -> list[tuple[re.Pattern[str], str]]:
+        templates = list(self._app.openapi().get("paths", {})) + list(self.FIXED)
+        extra = getattr(self._app.state, "metric_route_templates", ())
+        templates += list(extra)
+        templates.sort(key=lambda t: (t.count("{"), -len(t)))
+        return [
+            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t)) + "$"), t)
+            for t in templates
+        ]
+
+    def lookup(self, path: str) -> str:
+        """The template matching ``path``, or ``unmatched``."""
+        if self._patterns is None:
+            self._patterns = self._compile()
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        return "unmatched"
+
+
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
     """Time every request and count it under its route template (not the raw path)."""
+    templates = RouteTemplates(app)
 
     @app.middleware("http")
     async def _observe(
@@ -50,7 +82,6 @@ def install_metrics(app: FastAPI, metrics: Metrics) -> None:
             status = response.status_code
             return response
         finally:
-            route = request.scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = templates.lookup(request.url.path)
             metrics.requests.labels(request.method, template, str(status)).inc()
             metrics.latency.labels(request.method, template).observe(time.perf_counter() - start)

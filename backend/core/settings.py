@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "deskpilot-dev-secret-change-me-in-production"
+DEV_SECRET = "deskpilot-dev-secret-change-me-in-production"  # noqa: S105 (refused in production)
 
 
 class SettingsError(Exception):
@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     )
     reaper_interval_s: float = Field(30.0, gt=0, description="How often beat runs the job reaper.")
     db_connect_timeout_s: int = Field(5, ge=1, description="Database connect timeout (readiness).")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -20,7 +20,9 @@ def list_jobs(
     return service.list_jobs(session=session, product_id=access.product.id or 0, limit=limit)
 
 
-@admin_router.post("/products/{product_id}/jobs/selfcheck", response_model=JobPublic, status_code=202)
+@admin_router.post(
+    "/products/{product_id}/jobs/selfcheck", response_model=JobPublic, status_code=202
+)
 def start_selfcheck(body: SelfCheckRequest, access: AdminAccess, session: SessionDep) -> Job:
     """Queue a short self-check job: shows that a worker is up and reports progress."""
     return service.submit_job(

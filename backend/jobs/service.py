@@ -42,15 +42,22 @@ def create_job(
 
 
 def dispatch_job(*, session: Session, job: Job) -> Job:
-    """Send a queued job to the worker; a broker failure fails the job (retryable) and raises 503."""
+    """Send a queued job to the broker; if that fails the job fails (retryable) with a 503."""
     from backend.worker.dispatch import send_job
 
     try:
         send_job(job_id=job.id or 0)
     except Exception as exc:  # any broker error: connection refused, timeout, bad URL
         log.warning("could not enqueue job %s: %s", job.id, exc)
-        _set(session, job.id or 0, JobStatus.queued, status=JobStatus.failed, retryable=True,
-             error=f"could not reach the job broker: {exc}", finished_at=utcnow())
+        _set(
+            session,
+            job.id or 0,
+            JobStatus.queued,
+            status=JobStatus.failed,
+            retryable=True,
+            error=f"could not reach the job broker: {exc}",
+            finished_at=utcnow(),
+        )
         raise ServiceUnavailable(
             "the job broker is unreachable; the job was recorded as failed and can be retried",
             code="broker_unavailable",
@@ -85,10 +92,7 @@ def get_job(*, session: Session, job_id: int) -> Job:
 def list_jobs(*, session: Session, product_id: int, limit: int = 50) -> list[Job]:
     """The product's most recent jobs, newest first."""
     query = (
-        select(Job)
-        .where(Job.product_id == product_id)
-        .order_by(col(Job.id).desc())
-        .limit(limit)
+        select(Job).where(Job.product_id == product_id).order_by(col(Job.id).desc()).limit(limit)
     )
     return list(session.exec(query).all())
 
@@ -107,9 +111,16 @@ def claim_job(*, session: Session, job_id: int, worker: str) -> bool:
     """Move a queued job to running; False when it was already claimed, reaped or finished."""
     now = utcnow()
     return _set(
-        session, job_id, JobStatus.queued, status=JobStatus.running, started_at=now,
-        heartbeat_at=now, worker=worker, progress=0, message="started",
-        attempts=Job.attempts + 1,  # type: ignore[operator]
+        session,
+        job_id,
+        JobStatus.queued,
+        status=JobStatus.running,
+        started_at=now,
+        heartbeat_at=now,
+        worker=worker,
+        progress=0,
+        message="started",
+        attempts=col(Job.attempts) + 1,
     )
 
 
@@ -132,16 +143,29 @@ def heartbeat(*, session: Session, job_id: int) -> bool:
 def finish_job(*, session: Session, job_id: int, result: dict[str, Any] | None = None) -> bool:
     """Mark a running job succeeded with its result."""
     return _set(
-        session, job_id, JobStatus.running, status=JobStatus.succeeded, progress=100,
-        message="done", result=result, finished_at=utcnow(), error=None,
+        session,
+        job_id,
+        JobStatus.running,
+        status=JobStatus.succeeded,
+        progress=100,
+        message="done",
+        result=result,
+        finished_at=utcnow(),
+        error=None,
     )
 
 
 def fail_job(*, session: Session, job_id: int, error: str, retryable: bool) -> bool:
     """Mark a queued or running job failed."""
     return _set(
-        session, job_id, JobStatus.queued, JobStatus.running, status=JobStatus.failed,
-        error=error[:4000], retryable=retryable, finished_at=utcnow(),
+        session,
+        job_id,
+        JobStatus.queued,
+        JobStatus.running,
+        status=JobStatus.failed,
+        error=error[:4000],
+        retryable=retryable,
+        finished_at=utcnow(),
     )
 
 
@@ -158,8 +182,15 @@ def reap_stale_jobs(*, session: Session, stale_after_s: float) -> list[int]:
             f"the worker stopped responding (no heartbeat for over {stale_after_s:.0f} s); "
             "it was probably killed or lost its host. Retry the job."
         )
-        if _set(session, job_id, JobStatus.running, status=JobStatus.failed, error=error,
-                retryable=True, finished_at=utcnow()):
+        if _set(
+            session,
+            job_id,
+            JobStatus.running,
+            status=JobStatus.failed,
+            error=error,
+            retryable=True,
+            finished_at=utcnow(),
+        ):
             reaped.append(job_id)
     if reaped:
         log.warning("reaped stale jobs: %s", reaped)
@@ -170,13 +201,24 @@ def retry_job(*, session: Session, job: Job) -> Job:
     """Queue a failed, retryable job again and dispatch it."""
     if job.status != JobStatus.failed or not job.retryable:
         raise InvalidInput(
-            f"job {job.id} is {job.status.value}"
+            f"job {job.id} is {job.status}"
             + ("" if job.status != JobStatus.failed else " and not retryable")
             + "; only failed, retryable jobs can be retried",
             code="not_retryable",
         )
-    _set(session, job.id or 0, JobStatus.failed, status=JobStatus.queued, progress=0,
-         message="queued for retry", error=None, finished_at=None, started_at=None,
-         heartbeat_at=None, worker=None, retryable=False)
+    _set(
+        session,
+        job.id or 0,
+        JobStatus.failed,
+        status=JobStatus.queued,
+        progress=0,
+        message="queued for retry",
+        error=None,
+        finished_at=None,
+        started_at=None,
+        heartbeat_at=None,
+        worker=None,
+        retryable=False,
+    )
     session.refresh(job)
     return dispatch_job(session=session, job=job)

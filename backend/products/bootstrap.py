@@ -24,7 +24,7 @@ class BootstrapResult:
 
 
 def ensure_demo_and_admin(*, session: Session, settings: Settings) -> BootstrapResult:
-    """Create the demo product and the admin if missing; idempotent, never changes an existing user."""
+    """Create the demo product and the admin if missing; idempotent, never alters a user."""
     product = products.get_product_by_slug(session=session, slug=settings.demo_product)
     if product is None:
         product = products.create_product(
@@ -44,5 +44,7 @@ def ensure_demo_and_admin(*, session: Session, settings: Settings) -> BootstrapR
             ),
         )
     if users.role_in(session=session, user=admin, product_id=product.id or 0) is None:
-        users.set_membership(session=session, user=admin, product_id=product.id or 0, role=Role.admin)
+        users.set_membership(
+            session=session, user=admin, product_id=product.id or 0, role=Role.admin
+        )
     return BootstrapResult(product.id or 0, admin.email, generated)

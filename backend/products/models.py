@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import field_validator
@@ -17,12 +18,17 @@ class ProductBase(SQLModel):
 
 
 class ProductCreate(ProductBase):
-    slug: str = Field(min_length=2, max_length=63, regex=SLUG_PATTERN)
+    slug: str = Field(min_length=2, max_length=63)
 
     @field_validator("slug", mode="before")
     @classmethod
-    def _lower(cls, v: object) -> object:
-        return v.strip().lower() if isinstance(v, str) else v
+    def _slug(cls, v: object) -> object:
+        if not isinstance(v, str):
+            return v
+        v = v.strip().lower()
+        if not re.match(SLUG_PATTERN, v):
+            raise ValueError("use 2-63 lowercase letters, digits and hyphens, starting with one")
+        return v
 
 
 class ProductUpdate(SQLModel):

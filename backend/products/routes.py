@@ -52,7 +52,9 @@ def set_member(body: MemberSet, access: AdminAccess, session: SessionDep) -> lis
     user = users.get_user_by_email(session=session, email=str(body.email))
     if user is None:
         raise NotFound(f"no user with email {body.email}; an owner creates users first")
-    users.set_membership(session=session, user=user, product_id=access.product.id or 0, role=body.role)
+    users.set_membership(
+        session=session, user=user, product_id=access.product.id or 0, role=body.role
+    )
     return users.list_members(session=session, product_id=access.product.id or 0)
 
 

@@ -61,5 +61,9 @@ def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, Any]]:
         except Exception as exc:  # a failing dependency is reported, never raised
             detail, ok = _short(exc), False
         all_ok &= ok
-        report[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - start) * 1000, 1)}
+        report[name] = {
+            "ok": ok,
+            "detail": detail,
+            "ms": round((time.perf_counter() - start) * 1000, 1),
+        }
     return all_ok, report

@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
-
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -115,5 +114,5 @@ class LoginRequest(SQLModel):
 
 class TokenPublic(SQLModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105
     expires_at: datetime

@@ -10,7 +10,15 @@ from fastapi.security import OAuth2PasswordRequestForm
 from backend.api.deps import CurrentUser, OwnerUser, SessionDep, SettingsDep, require_owner
 from backend.core.settings import Settings
 from backend.users import service
-from backend.users.models import LoginRequest, Me, TokenPublic, User, UserCreate, UserPublic, UserUpdate
+from backend.users.models import (
+    LoginRequest,
+    Me,
+    TokenPublic,
+    User,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require_owner)])
@@ -34,9 +42,11 @@ def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> Tok
 
 @auth_router.post("/token", response_model=TokenPublic)
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> TokenPublic:
-    """OAuth2 password flow (form fields ``username`` = email, ``password``), for the API docs' Authorize button."""
+    """OAuth2 password flow (form: ``username`` = email, ``password``) for the docs' Authorize."""
     user = service.authenticate(session=session, email=form.username, password=form.password)
     return _token_for(user, settings)
 
@@ -64,7 +74,7 @@ def create_user(body: UserCreate, session: SessionDep) -> User:
 
 @users_router.patch("/{user_id}", response_model=UserPublic)
 def update_user(user_id: int, body: UserUpdate, session: SessionDep, owner: OwnerUser) -> User:
-    """Change name, password, owner flag or disable a user (owner only); disabling takes effect at once."""
+    """Change name, password, owner flag, or disable a user (owner only; takes effect at once)."""
     user = service.get_user(session=session, user_id=user_id)
     if user.id == owner.id and (body.is_active is False or body.is_owner is False):
         from backend.core.errors import InvalidInput

@@ -18,8 +18,8 @@ from backend.core.security import (
 from backend.products.models import Product
 from backend.users.models import (
     MemberPublic,
-    MembershipPublic,
     Membership,
+    MembershipPublic,
     Role,
     User,
     UserCreate,
@@ -120,9 +120,7 @@ def user_from_token(*, session: Session, token: str, secret: str) -> User:
 def role_in(*, session: Session, user: User, product_id: int) -> Role | None:
     """The user's role in a product, or None when they are not a member."""
     membership = session.exec(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.product_id == product_id
-        )
+        select(Membership).where(Membership.user_id == user.id, Membership.product_id == product_id)
     ).first()
     return membership.role if membership else None
 
@@ -145,9 +143,7 @@ def set_membership(*, session: Session, user: User, product_id: int, role: Role)
     if session.get(Product, product_id) is None:
         raise NotFound(f"product {product_id} not found")
     membership = session.exec(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.product_id == product_id
-        )
+        select(Membership).where(Membership.user_id == user.id, Membership.product_id == product_id)
     ).first()
     if membership is None:
         assert user.id is not None
@@ -162,9 +158,7 @@ def set_membership(*, session: Session, user: User, product_id: int, role: Role)
 def remove_membership(*, session: Session, user_id: int, product_id: int) -> None:
     """Remove a user from a product; refuses to remove its last admin."""
     membership = session.exec(
-        select(Membership).where(
-            Membership.user_id == user_id, Membership.product_id == product_id
-        )
+        select(Membership).where(Membership.user_id == user_id, Membership.product_id == product_id)
     ).first()
     if membership is None:
         raise NotFound(f"user {user_id} is not a member of product {product_id}")

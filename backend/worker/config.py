@@ -1,4 +1,4 @@
-"""Celery configuration, built from settings when Celery first reads its config (not at import of the app)."""
+"""Celery configuration, built from settings when Celery first reads it (not at import)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,12 @@ def send_job(*, job_id: int) -> None:
         kwargs={"job_id": job_id},
         queue=get_settings().celery_queue,
         retry=True,
-        retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
-                      "interval_max": 1},
+        retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
     )
 
 

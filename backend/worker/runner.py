@@ -1,4 +1,4 @@
-"""Runs one job inside a worker: claim, heartbeat in the background, call the handler, record the end."""
+"""Runs one job in a worker: claim, heartbeat in the background, run the handler, record its end."""
 
 from __future__ import annotations
 
