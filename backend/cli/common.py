@@ -14,7 +14,7 @@ from backend.core.errors import DeskpilotError
 from backend.core.settings import Settings, SettingsError, get_settings
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -167,11 +167,12 @@ def user_create(
             products.require_product_by_slug(session=session, slug=product) if product else None
         )
         user = users.create_user(session=session, data=data)
+        created = f"created user {user.email} (id {user.id})"
         if target is not None:
             users.set_membership(
                 session=session, user=user, product_id=target.id or 0, role=role_value
             )
-    console.print(f"created user {user.email} (id {user.id})")
+    console.print(created)
 
 
 @user_app.command("list")

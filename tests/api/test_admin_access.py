@@ -51,7 +51,9 @@ def world(session: Session, settings: Settings) -> World:
         "disabled_admin": make_user(session, product=a, role=Role.admin),
     }
     headers = {name: auth(user, settings) for name, user in people.items()}
-    users.update_user(session=session, user=people["disabled_admin"], data=UserUpdate(is_active=False))
+    users.update_user(
+        session=session, user=people["disabled_admin"], data=UserUpdate(is_active=False)
+    )
     headers["anonymous"] = {}
     job = make_job(session, a)
     params = {"product_id": a.id or 0, "job_id": job.id or 0, "user_id": people["agent"].id or 0}

@@ -26,13 +26,17 @@ def _assert_error(resp, status: int, code: str | None = None) -> None:  # type: 
 def test_login_and_me(client: TestClient, session: Session) -> None:
     product = make_product(session)
     user = make_user(session, product=product, role=Role.agent, email="Agent@Example.com")
-    resp = client.post("/api/v1/auth/login", json={"email": "agent@example.com", "password": PASSWORD})
+    resp = client.post(
+        "/api/v1/auth/login", json={"email": "agent@example.com", "password": PASSWORD}
+    )
     assert resp.status_code == 200, resp.text
     token = resp.json()["access_token"]
     assert resp.json()["token_type"] == "bearer" and resp.json()["expires_at"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["email"] == user.email == "agent@example.com"
-    assert me["memberships"] == [{"product_id": product.id, "product_slug": product.slug, "role": "agent"}]
+    assert me["memberships"] == [
+        {"product_id": product.id, "product_slug": product.slug, "role": "agent"}
+    ]
     assert "hashed_password" not in me
 
 
@@ -57,15 +61,30 @@ def test_no_token_expired_forged(client: TestClient, session: Session, settings:
     user = make_user(session)
     _assert_error(client.get("/api/v1/auth/me"), 401, "unauthorized")
     expired, _ = create_access_token(
-        user_id=user.id or 0, token_version=0, secret=settings.secret_key.get_secret_value(), minutes=-1
+        user_id=user.id or 0,
+        token_version=0,
+        secret=settings.secret_key.get_secret_value(),
+        minutes=-1,
     )
-    _assert_error(client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"}), 401, "token_expired")
-    forged, _ = create_access_token(user_id=user.id or 0, token_version=0, secret="f" * 40, minutes=5)
-    _assert_error(client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}), 401, "invalid_token")
+    _assert_error(
+        client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"}),
+        401,
+        "token_expired",
+    )
+    forged, _ = create_access_token(
+        user_id=user.id or 0, token_version=0, secret="f" * 40, minutes=5
+    )
+    _assert_error(
+        client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}),
+        401,
+        "invalid_token",
+    )
     _assert_error(client.get("/api/v1/auth/me", headers={"Authorization": "Bearer abc.def"}), 401)
 
 
-def test_disabled_user_loses_access_at_once(client: TestClient, session: Session, settings: Settings) -> None:
+def test_disabled_user_loses_access_at_once(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     user = make_user(session)
     headers = auth(user, settings)
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
@@ -76,7 +95,9 @@ def test_disabled_user_loses_access_at_once(client: TestClient, session: Session
     _assert_error(login, 403, "user_disabled")
 
 
-def test_password_change_revokes_tokens(client: TestClient, session: Session, settings: Settings) -> None:
+def test_password_change_revokes_tokens(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     user = make_user(session)
     headers = auth(user, settings)
     users.update_user(session=session, user=user, data=UserUpdate(password="a-new-password"))

@@ -13,9 +13,13 @@ from tests.factories import PASSWORD, auth, make_product, make_user
 pytestmark = pytest.mark.integration
 
 
-def test_owner_creates_product_and_user(client: TestClient, session: Session, settings: Settings) -> None:
+def test_owner_creates_product_and_user(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     owner = auth(make_user(session, owner=True), settings)
-    resp = client.post("/api/v1/products", json={"slug": "Acme-Shop", "name": "Acme"}, headers=owner)
+    resp = client.post(
+        "/api/v1/products", json={"slug": "Acme-Shop", "name": "Acme"}, headers=owner
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json()["slug"] == "acme-shop"
     dup = client.post("/api/v1/products", json={"slug": "acme-shop", "name": "x"}, headers=owner)
@@ -26,9 +30,13 @@ def test_owner_creates_product_and_user(client: TestClient, session: Session, se
         "/api/v1/users", json={"email": "new@corp.local", "password": PASSWORD}, headers=owner
     )
     assert resp.status_code == 201 and "password" not in resp.text
-    short = client.post("/api/v1/users", json={"email": "x@corp.local", "password": "123"}, headers=owner)
+    short = client.post(
+        "/api/v1/users", json={"email": "x@corp.local", "password": "123"}, headers=owner
+    )
     assert short.status_code == 422 and "password" in short.json()["error"]["message"]
-    bad_email = client.post("/api/v1/users", json={"email": "nope", "password": PASSWORD}, headers=owner)
+    bad_email = client.post(
+        "/api/v1/users", json={"email": "nope", "password": PASSWORD}, headers=owner
+    )
     assert bad_email.status_code == 422
 
 
@@ -38,11 +46,18 @@ def test_non_owner_cannot_manage_users_or_products(
     product = make_product(session)
     admin = auth(make_user(session, product=product, role=Role.admin), settings)
     assert client.get("/api/v1/users", headers=admin).status_code == 403
-    assert client.post("/api/v1/products", json={"slug": "zz", "name": "z"}, headers=admin).status_code == 403
-    assert client.patch("/api/v1/users/1", json={"is_active": False}, headers=admin).status_code == 403
+    assert (
+        client.post("/api/v1/products", json={"slug": "zz", "name": "z"}, headers=admin).status_code
+        == 403
+    )
+    assert (
+        client.patch("/api/v1/users/1", json={"is_active": False}, headers=admin).status_code == 403
+    )
 
 
-def test_products_listing_is_scoped(client: TestClient, session: Session, settings: Settings) -> None:
+def test_products_listing_is_scoped(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     mine, other = make_product(session), make_product(session)
     agent = auth(make_user(session, product=mine, role=Role.agent), settings)
     slugs = [p["slug"] for p in client.get("/api/v1/products", headers=agent).json()]
@@ -74,7 +89,9 @@ def test_admin_manages_members(client: TestClient, session: Session, settings: S
     assert client.delete(f"{base}/{newcomer.id}", headers=admin).status_code == 404
 
 
-def test_owner_disables_user_but_not_self(client: TestClient, session: Session, settings: Settings) -> None:
+def test_owner_disables_user_but_not_self(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     owner_user = make_user(session, owner=True)
     owner = auth(owner_user, settings)
     victim = make_user(session)
@@ -82,5 +99,7 @@ def test_owner_disables_user_but_not_self(client: TestClient, session: Session, 
     resp = client.patch(f"/api/v1/users/{victim.id}", json={"is_active": False}, headers=owner)
     assert resp.status_code == 200 and resp.json()["is_active"] is False
     assert client.get("/api/v1/auth/me", headers=victim_headers).status_code in (401, 403)
-    self_lock = client.patch(f"/api/v1/users/{owner_user.id}", json={"is_active": False}, headers=owner)
+    self_lock = client.patch(
+        f"/api/v1/users/{owner_user.id}", json={"is_active": False}, headers=owner
+    )
     assert self_lock.status_code == 422

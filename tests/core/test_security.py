@@ -43,7 +43,9 @@ def test_expired_token() -> None:
     "token",
     [
         "garbage",
-        jwt.encode({"sub": "1", "exp": 9999999999, "typ": "access"}, "other" * 10, algorithm="HS256"),
+        jwt.encode(
+            {"sub": "1", "exp": 9999999999, "typ": "access"}, "other" * 10, algorithm="HS256"
+        ),
         jwt.encode({"sub": "1", "exp": 9999999999, "typ": "refresh"}, SECRET, algorithm="HS256"),
         jwt.encode({"sub": "1", "exp": 9999999999, "typ": "access"}, "", algorithm="none"),
     ],

@@ -42,7 +42,9 @@ def test_production_refuses_sqlite() -> None:
 
 
 def test_production_accepts_real_config() -> None:
-    s = load_settings(env="production", secret_key="s" * 40, database_url="postgresql+psycopg://a@b/c")
+    s = load_settings(
+        env="production", secret_key="s" * 40, database_url="postgresql+psycopg://a@b/c"
+    )
     assert s.env == "production"
     assert s.secret_key.get_secret_value() != DEV_SECRET
 
@@ -56,4 +58,6 @@ def test_readme_table_lists_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `(DESKPILOT_[A-Z_]+)`", readme, flags=re.M))
     expected = {f"DESKPILOT_{name.upper()}" for name in Settings.model_fields}
-    assert expected == documented, f"missing: {expected - documented}, stale: {documented - expected}"
+    assert expected == documented, (
+        f"missing: {expected - documented}, stale: {documented - expected}"
+    )

@@ -110,7 +110,9 @@ def test_worker_runs_jobs_and_reaper_recovers_a_killed_worker(stack: dict[str, A
     assert final["attempts"] == 2 and final["error"] is None
 
 
-def test_unreachable_broker_and_database_fail_cleanly(stack: dict[str, Any], tmp_path: Path) -> None:
+def test_unreachable_broker_and_database_fail_cleanly(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
     procs: Procs = stack["procs"]
     procs.env["DESKPILOT_BROKER_URL"] = "redis://127.0.0.1:1/0"
     base = procs.start_api(free_port())

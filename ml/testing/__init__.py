@@ -1,0 +1,1 @@
+"""Deterministic fakes of the ``ml.interfaces`` Protocols, for unit tests of logic only."""

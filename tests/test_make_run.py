@@ -1,0 +1,92 @@
+"""`make run` smoke test: on a free port with a temporary data directory (reusing the built
+environment), the API gets ready, the admin logs in, the embedded worker runs a job on SQLite,
+and one Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.procs import ROOT, free_port, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _processes_using(data_dir: Path) -> list[int]:
+    marker = f"DESKPILOT_DATA_DIR={data_dir}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(pid))
+    return found
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKPILOT_")}
+    env.update(
+        PORT=str(port),
+        DESKPILOT_DATA_DIR=str(data_dir),
+        DESKPILOT_ADMIN_EMAIL="owner@example.com",
+        DESKPILOT_ADMIN_PASSWORD="smoke-test-password",
+    )
+    log = open(tmp_path / "make-run.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        ["make", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_for(
+            lambda: (r := httpx.get(f"{base}/api/v1/ready", timeout=5)).status_code == 200 and r,
+            180,
+            "make run to become ready",
+            every=1,
+        )
+        assert set(ready.json()["checks"]) >= {"database", "broker"}
+        assert (data_dir / "deskpilot.sqlite3").exists() and (data_dir / "broker.sqlite3").exists()
+        token = httpx.post(
+            f"{base}/api/v1/auth/login",
+            json={"email": "owner@example.com", "password": "smoke-test-password"},
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        products = httpx.get(f"{base}/api/v1/products", headers=headers).json()
+        demo = next(p for p in products if p["slug"] == "demo-bank")
+        job = httpx.post(
+            f"{base}/api/v1/admin/products/{demo['id']}/jobs/selfcheck",
+            json={"steps": 2, "step_seconds": 0.1},
+            headers=headers,
+        ).json()
+        wait_for(
+            lambda: (
+                httpx.get(f"{base}/api/v1/admin/jobs/{job['id']}", headers=headers).json()["status"]
+                == "succeeded"
+            ),
+            90,
+            "the embedded worker to run the job",
+            every=0.5,
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        try:
+            proc.wait(timeout=60)
+        finally:
+            log.close()
+    wait_for(lambda: not _processes_using(data_dir), 30, "every child to exit")
+    output = (tmp_path / "make-run.log").read_text()
+    assert "deskpilot is running" in output and f"{base}/docs" in output
+    assert "smoke-test-password" not in output  # a password from the environment is never echoed
