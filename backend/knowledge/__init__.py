@@ -1,0 +1,1 @@
+"""Knowledge base: documents (FAQ files, Markdown, HTML, PDF, DOCX, text, URLs), chunks, indexes."""
