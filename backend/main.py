@@ -11,18 +11,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.router import build_api_router
 from backend.core.db import make_engine
 from backend.core.errors import install_error_handlers
 from backend.core.metrics import Metrics, install_metrics
+from backend.core.models_registry import import_all_models
 from backend.core.settings import Settings, get_settings
+from backend.knowledge.runtime import KnowledgeRuntime
 from backend.system.readiness import broker_check, database_check
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    import_all_models()
     metrics = Metrics()
 
     @asynccontextmanager
@@ -32,9 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.sqlalchemy_url, connect_timeout_s=settings.db_connect_timeout_s
         )
         app.state.engine = engine
+        knowledge = KnowledgeRuntime(settings, engine)
+        await run_in_threadpool(knowledge.warm_up)
+        app.state.knowledge = knowledge
         app.state.readiness_checks = {
             "database": database_check(engine),
             "broker": broker_check(),
+            "embedder": lambda: knowledge.embedder.name,
+            "index": knowledge.status,
         }
         try:
             yield

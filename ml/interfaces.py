@@ -34,6 +34,7 @@ class ScoredChunk:
     chunk: Chunk
     score: float
     rank: int
+    details: Mapping[str, float] = field(default_factory=dict)  # e.g. per-method scores
 
 
 @dataclass(frozen=True)

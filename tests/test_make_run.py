@@ -80,6 +80,27 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             "the embedded worker to run the job",
             every=0.5,
         )
+        # The demo knowledge is ingested by the worker on first run, then searchable.
+        admin = f"{base}/api/v1/admin/products/{demo['id']}"
+        wait_for(
+            lambda: (
+                {d["name"] for d in httpx.get(f"{admin}/documents", headers=headers).json()}
+                == {"faq.jsonl", "terms-and-fees.md"}
+            ),
+            240,
+            "the demo knowledge to be ingested",
+            every=1,
+        )
+
+        def top_category() -> str | None:
+            hits = httpx.post(
+                f"{admin}/knowledge/search",
+                json={"query": "I ordered a card two weeks ago and it never came"},
+                headers=headers,
+            ).json()["hits"]
+            return hits[0]["category"] if hits else None
+
+        assert wait_for(top_category, 30, "the API to serve the new index") == "card_arrival"
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:

@@ -90,6 +90,14 @@ def up_command(
     engine = make_engine(settings.sqlalchemy_url)
     with session_scope(engine) as session:
         boot = ensure_demo_and_admin(session=session, settings=settings)
+        if worker:
+            from backend.knowledge.demo import queue_demo_knowledge
+
+            queued = queue_demo_knowledge(
+                session=session, settings=settings, product_id=boot.product_id
+            )
+            if queued:
+                console.print(f"queued the demo knowledge ({len(queued)} documents) for the worker")
     engine.dispose()
     if boot.generated_password:
         saved = _save_password(settings.data_dir, boot.admin_email, boot.generated_password)

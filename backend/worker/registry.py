@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
+
+from sqlmodel import Session
 
 from backend.core.errors import InvalidInput
 
 # Modules whose import registers handlers; later domains append theirs here.
-HANDLER_MODULES = ["backend.jobs.handlers"]
+HANDLER_MODULES = ["backend.jobs.handlers", "backend.knowledge.handlers"]
 
 
 class JobContext(Protocol):
-    """What a handler gets: the job's identity and a way to report progress."""
+    """What a handler gets: the job's identity, progress reporting and database sessions."""
 
     job_id: int
     product_id: int | None
 
-    def progress(self, percent: float, message: str = "") -> None: ...
+    def progress(self, percent: float, message: str = "") -> None:
+        """Record progress (0-100); raises when the job was reaped meanwhile (stop working)."""
+        ...
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A session on the job's database (the worker's engine)."""
+        ...
 
 
 Handler = Callable[[JobContext, dict[str, Any]], dict[str, Any] | None]

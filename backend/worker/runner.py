@@ -6,13 +6,16 @@ import logging
 import socket
 import threading
 import traceback
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from backend.core.db import make_engine, session_scope
 from backend.core.errors import DeskpilotError
+from backend.core.models_registry import import_all_models
 from backend.core.settings import get_settings
 from backend.jobs import service
 from backend.worker.registry import require_kind
@@ -27,6 +30,7 @@ class JobAborted(Exception):
 @lru_cache(maxsize=1)
 def worker_engine() -> Engine:
     """The worker process's engine, built on first use (after Celery forks)."""
+    import_all_models()  # every table, so foreign keys between domains resolve
     s = get_settings()
     return make_engine(s.sqlalchemy_url, connect_timeout_s=s.db_connect_timeout_s)
 
@@ -36,6 +40,9 @@ class _Context:
         self._engine = engine
         self.job_id = job_id
         self.product_id = product_id
+
+    def session(self) -> AbstractContextManager[Session]:
+        return session_scope(self._engine)
 
     def progress(self, percent: float, message: str = "") -> None:
         with session_scope(self._engine) as session:

@@ -56,7 +56,12 @@ def world(session: Session, settings: Settings) -> World:
     )
     headers["anonymous"] = {}
     job = make_job(session, a)
-    params = {"product_id": a.id or 0, "job_id": job.id or 0, "user_id": people["agent"].id or 0}
+    params = {
+        "product_id": a.id or 0,
+        "job_id": job.id or 0,
+        "user_id": people["agent"].id or 0,
+        "document_id": 999999,
+    }
     return World(headers, params)
 
 

@@ -1,0 +1,1 @@
+"""Sentence embeddings, loaded offline from a local folder or a package that carries weights."""

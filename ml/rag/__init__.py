@@ -1,0 +1,1 @@
+"""Turning knowledge into retrievable items (FAQ entries whole, documents chunked)."""

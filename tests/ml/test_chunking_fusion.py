@@ -1,0 +1,73 @@
+"""Chunking and fusion logic."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ml.rag.chunking import chunk_section, chunk_sections
+from ml.rag.items import faq_item, humanize_category, passage_item
+from ml.retrieval.fusion import reciprocal_rank_fusion
+
+pytestmark = pytest.mark.unit
+
+
+def test_short_section_is_one_passage() -> None:
+    out = chunk_section(["Fees", "Cards"], "Replacement cards cost 5 EUR.")
+    assert len(out) == 1 and out[0].heading_path == ("Fees", "Cards")
+
+
+def test_long_section_splits_with_overlap_and_keeps_words_whole() -> None:
+    paras = [f"Paragraph {i}. " + "word " * 40 for i in range(12)]
+    out = chunk_section(["Guide"], "\n\n".join(paras), max_chars=500, overlap_chars=240)
+    assert len(out) > 3
+    assert all(len(p.text) <= 500 for p in out)
+    for a, b in itertools.pairwise(out):
+        assert a.text.splitlines()[-1] in b.text  # the last unit carries over
+    joined = "\n".join(p.text for p in out)
+    for i in range(12):
+        assert f"Paragraph {i}." in joined
+
+
+def test_monster_sentence_is_cut_at_spaces() -> None:
+    text = " ".join(f"w{i}" for i in range(2000))
+    out = chunk_section([], text, max_chars=300, overlap_chars=0)
+    assert all(len(p.text) <= 300 for p in out)
+    assert " ".join(p.text for p in out).split() == text.split()
+
+
+def test_cjk_sentences_split() -> None:
+    text = "这是第一句。" * 200
+    out = chunk_section([], text, max_chars=200, overlap_chars=0)
+    assert len(out) > 1 and all(len(p.text) <= 200 for p in out)
+
+
+def test_empty_sections_dropped_and_bad_params_refused() -> None:
+    assert chunk_sections([(["A"], "  "), (["B"], "text")])[0].heading_path == ("B",)
+    with pytest.raises(ValueError):
+        chunk_section([], "x", max_chars=50)
+    with pytest.raises(ValueError):
+        chunk_section([], "x", max_chars=200, overlap_chars=150)
+
+
+def test_items() -> None:
+    item = faq_item(
+        chunk_id="1", question="Q?", answer="A.", alternatives=["q2", "q3"], category="card_arrival"
+    )
+    assert item.dense_views == ("Q?", "q2", "q3", "Q? A.", "card arrival")
+    assert "card arrival" in item.lexical_text and item.chunk.metadata["kind"] == "faq"
+    p = passage_item(chunk_id="2", text="body", heading_path=["Terms", "Cards"])
+    assert p.chunk.title == "Terms > Cards" and p.dense_views == ("Terms > Cards\nbody",)
+    assert humanize_category("reverted_card_payment?") == "reverted card payment"
+
+
+def test_rrf() -> None:
+    fused = reciprocal_rank_fusion({"a": [1, 2, 3], "b": [3, 1]}, k=1)
+    assert [i for i, _ in fused] == [1, 3, 2]
+    weighted = reciprocal_rank_fusion({"a": [1, 2], "b": [2, 1]}, k=1, weights={"a": 1.0, "b": 0.1})
+    assert weighted[0][0] == 1
+    only_a = reciprocal_rank_fusion({"a": [5], "b": [6]}, weights={"a": 1, "b": 0})
+    assert [i for i, _ in only_a] == [5]
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion({"a": [1]}, k=0)
