@@ -159,6 +159,27 @@ def stage_activation(*, session: Session, product_id: int, built: BuiltIndex) ->
     )
 
 
+def commit_with_index(
+    *,
+    session: Session,
+    settings: Settings,
+    product_id: int,
+    built: BuiltIndex,
+    changes: Callable[[], None],
+) -> None:
+    """Apply ``changes`` to the chunks and activate ``built`` in one commit; on any failure roll
+    back and delete the built folder, so the previous state keeps serving. Prunes old versions."""
+    try:
+        changes()
+        stage_activation(session=session, product_id=product_id, built=built)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        discard(built)
+        raise
+    prune_versions(session=session, settings=settings, product_id=product_id)
+
+
 def discard(built: BuiltIndex) -> None:
     """Remove a built index that was never activated."""
     shutil.rmtree(built.path, ignore_errors=True)

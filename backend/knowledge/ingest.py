@@ -148,10 +148,11 @@ def ingest_file(
         progress=lambda f, m: report(0.1 + 0.8 * f, m),
     )
     report(0.92, "activating the new index")
-    try:
-        doc = existing or Document(
-            product_id=product_id, name=name, source_type=parsed.source_type, content_sha256=sha
-        )
+    doc = existing or Document(
+        product_id=product_id, name=name, source_type=parsed.source_type, content_sha256=sha
+    )
+
+    def changes() -> None:
         if existing is not None:
             session.execute(
                 delete(KnowledgeChunk).where(col(KnowledgeChunk.document_id) == existing.id)
@@ -171,13 +172,10 @@ def ingest_file(
         for chunk in new_chunks:
             chunk.document_id = doc.id or 0
         session.add_all(new_chunks)
-        indexing.stage_activation(session=session, product_id=product_id, built=built)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        indexing.discard(built)
-        raise
-    indexing.prune_versions(session=session, settings=settings, product_id=product_id)
+
+    indexing.commit_with_index(
+        session=session, settings=settings, product_id=product_id, built=built, changes=changes
+    )
     report(1.0, "done")
     return IngestResult(
         doc.id or 0, name, doc.version, len(new_chunks), built.version, warnings=parsed.warnings
@@ -199,18 +197,16 @@ def remove_document(
         chunks=indexing.live_chunks(session, product_id, [document_id]),
         progress=progress,
     )
-    try:
+
+    def changes() -> None:
         session.execute(
             delete(KnowledgeChunk).where(col(KnowledgeChunk.document_id) == document_id)
         )
         session.delete(doc)
-        indexing.stage_activation(session=session, product_id=product_id, built=built)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        indexing.discard(built)
-        raise
-    indexing.prune_versions(session=session, settings=settings, product_id=product_id)
+
+    indexing.commit_with_index(
+        session=session, settings=settings, product_id=product_id, built=built, changes=changes
+    )
     return built.version
 
 
@@ -231,12 +227,7 @@ def reindex_product(
         progress=progress,
         reembed=reembed,
     )
-    try:
-        indexing.stage_activation(session=session, product_id=product_id, built=built)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        indexing.discard(built)
-        raise
-    indexing.prune_versions(session=session, settings=settings, product_id=product_id)
+    indexing.commit_with_index(
+        session=session, settings=settings, product_id=product_id, built=built, changes=lambda: None
+    )
     return built.version
