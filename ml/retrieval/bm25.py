@@ -20,7 +20,7 @@ def _tokenizer() -> Tokenizer:
 class BM25Store:
     """Lexical index: ``search`` returns (item indices, scores) with positive scores only."""
 
-    def __init__(self, retriever: bm25s.BM25, tokenizer: Tokenizer, size: int) -> None:
+    def __init__(self, retriever: bm25s.BM25 | None, tokenizer: Tokenizer, size: int) -> None:
         self._retriever = retriever
         self._tokenizer = tokenizer
         self.size = size
@@ -29,6 +29,8 @@ class BM25Store:
     def build(cls, texts: Sequence[str]) -> BM25Store:
         """Index ``texts`` (one per item, in item order)."""
         tokenizer = _tokenizer()
+        if not texts:  # a product whose last document was removed: an empty, valid index
+            return cls(None, tokenizer, 0)
         ids = tokenizer.tokenize(
             list(texts), update_vocab=True, return_as="ids", show_progress=False
         )
@@ -40,7 +42,7 @@ class BM25Store:
         self, query: str, k: int, mask: npt.NDArray[np.bool_] | None = None
     ) -> tuple[list[int], list[float]]:
         """Top ``k`` items for ``query`` (restricted to ``mask`` when given), best first."""
-        if self.size == 0 or k <= 0:
+        if self._retriever is None or self.size == 0 or k <= 0:
             return [], []
         q = self._tokenizer.tokenize(
             [query], update_vocab=False, return_as="ids", show_progress=False
@@ -55,17 +57,21 @@ class BM25Store:
     def save(self, folder: Path) -> None:
         """Write the index and its vocabulary into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "bm25_meta.json").write_text(json.dumps({"size": self.size}))
+        if self._retriever is None:
+            return
         self._retriever.save(str(folder / "bm25"))
         self._tokenizer.save_vocab(str(folder / "vocab"))
         self._tokenizer.save_stopwords(str(folder / "vocab"))
-        (folder / "bm25_meta.json").write_text(json.dumps({"size": self.size}))
 
     @classmethod
     def load(cls, folder: Path) -> BM25Store:
         """Load what ``save`` wrote."""
-        retriever = bm25s.BM25.load(str(folder / "bm25"))
+        size = int(json.loads((folder / "bm25_meta.json").read_text())["size"])
         tokenizer = _tokenizer()
+        if size == 0:
+            return cls(None, tokenizer, 0)
+        retriever = bm25s.BM25.load(str(folder / "bm25"))
         tokenizer.load_vocab(str(folder / "vocab"))
         tokenizer.load_stopwords(str(folder / "vocab"))
-        size = int(json.loads((folder / "bm25_meta.json").read_text())["size"])
         return cls(retriever, tokenizer, size)

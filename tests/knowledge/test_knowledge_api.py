@@ -182,3 +182,26 @@ def test_url_ingestion(kb: KB, site: str) -> None:
     assert "50 EUR" in top["text"]
     doc = kb.client.get(kb.url("/documents"), headers=kb.headers).json()[0]
     assert doc["source_uri"] == site and doc["source_type"] == "html"
+
+
+def test_size_limit_and_private_urls_with_stricter_settings(kb: KB, site: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from backend.core.settings import load_settings
+    from backend.main import create_app
+
+    strict = load_settings(kb_max_upload_mb=0.01, kb_allow_private_urls=False)
+    with TestClient(create_app(strict)) as client:
+        big = b"question,answer\n" + b"q,a\n" * 5000
+        resp = client.post(
+            kb.url("/documents"), files={"file": ("big.csv", big)}, headers=kb.headers
+        )
+        assert resp.status_code == 413 and resp.json()["error"]["code"] == "file_too_large"
+        resp = client.post(kb.url("/documents"), data={"url": site}, headers=kb.headers)
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "url_forbidden"
+        resp = client.post(
+            kb.url("/documents"), data={"url": "ftp://example.com/x"}, headers=kb.headers
+        )
+        assert resp.status_code == 422
+    assert kb.client.get(kb.url("/documents"), headers=kb.headers).json() == []
+    assert not list((strict.data_dir / "uploads").glob("*/*"))

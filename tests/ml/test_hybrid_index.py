@@ -93,3 +93,12 @@ def test_real_minilm_ranks_paraphrases() -> None:
     assert index.search("how long until my new card is delivered", k=1)[0].chunk.id == "f0"
     assert index.search("somebody nicked my card", k=1, mode="dense")[0].chunk.id == "f3"
     assert index.search("how much does it cost to take cash out", k=1)[0].chunk.id == "p0"
+
+
+@pytest.mark.unit
+def test_empty_index_roundtrip(tmp_path: Path) -> None:
+    emb = HashingEmbedder()
+    empty = HybridIndex.build([], emb, version="empty")
+    assert empty.search("anything", k=3) == []
+    loaded = HybridIndex.load(save_atomically(empty, tmp_path), emb)
+    assert loaded.search("anything", k=3) == [] and loaded.manifest.n_items == 0
