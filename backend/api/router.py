@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_product_admin
+from backend.intents import routes as intents
 from backend.jobs import routes as jobs
 from backend.knowledge import routes as knowledge
 from backend.products import routes as products
@@ -12,7 +13,12 @@ from backend.system import routes as system
 from backend.users import routes as users
 
 # Every router listed here is mounted under /api/v1/admin behind require_product_admin.
-ADMIN_ROUTERS = [products.admin_router, jobs.admin_router, knowledge.admin_router]
+ADMIN_ROUTERS = [
+    products.admin_router,
+    jobs.admin_router,
+    knowledge.admin_router,
+    intents.admin_router,
+]
 
 
 def build_api_router() -> APIRouter:

@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from backend.cli.common import console, db_session, fail, settings_or_exit
+from backend.cli.intent import intent_app
 from backend.cli.kb import kb_app
 from backend.cli.up import up_command
 
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(product_app, name="product")
 app.add_typer(kb_app, name="kb")
+app.add_typer(intent_app, name="intent")
 app.command("up")(up_command)
 
 

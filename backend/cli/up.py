@@ -90,6 +90,11 @@ def up_command(
     engine = make_engine(settings.sqlalchemy_url)
     with session_scope(engine) as session:
         boot = ensure_demo_and_admin(session=session, settings=settings)
+        from backend.intents.demo import load_demo_examples
+
+        added = load_demo_examples(session=session, product_id=boot.product_id)
+        if added:
+            console.print(f"loaded {added} demo intent examples")
         if worker:
             from backend.knowledge.demo import queue_demo_knowledge
 

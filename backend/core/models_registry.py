@@ -9,6 +9,7 @@ TABLE_MODULES = [
     "backend.users.models",
     "backend.jobs.models",
     "backend.knowledge.models",
+    "backend.intents.models",
 ]
 
 

@@ -12,7 +12,11 @@ from sqlmodel import Session
 from backend.core.errors import InvalidInput
 
 # Modules whose import registers handlers; later domains append theirs here.
-HANDLER_MODULES = ["backend.jobs.handlers", "backend.knowledge.handlers"]
+HANDLER_MODULES = [
+    "backend.jobs.handlers",
+    "backend.knowledge.handlers",
+    "backend.intents.handlers",
+]
 
 
 class JobContext(Protocol):

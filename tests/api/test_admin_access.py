@@ -61,6 +61,8 @@ def world(session: Session, settings: Settings) -> World:
         "job_id": job.id or 0,
         "user_id": people["agent"].id or 0,
         "document_id": 999999,
+        "intent_id": 999999,
+        "example_id": 999999,
     }
     return World(headers, params)
 

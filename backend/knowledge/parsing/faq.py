@@ -205,3 +205,11 @@ def parse_faq_jsonl(
             ) from None
     objects.check_columns(entries)
     return _finish("jsonl", title or path.stem, entries, warn, count)
+
+
+def open_csv_records(path: Path) -> _Rows:
+    """(row number, cells) of any CSV file, encoding and delimiter detected, read lazily."""
+    encoding = detect_file_encoding(path)
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        sample = handle.read(64 * 1024)
+    return _csv_rows(path, encoding, _pick_delimiter(sample))

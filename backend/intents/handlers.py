@@ -1,0 +1,33 @@
+"""Intent jobs: importing a staged examples file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from backend.intents.importer import import_examples
+from backend.intents.service import ensure_reserved
+from backend.worker.registry import JobContext, register
+
+IMPORT = "intents.import"
+
+
+@register(IMPORT)
+def import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Import examples from the staged file (one transaction); the report is the job's result."""
+    staged = Path(params["staged_path"])
+    try:
+        ctx.progress(5, "importing")
+        with ctx.session() as session:
+            ensure_reserved(session=session, product_id=int(params["product_id"]))
+            report = import_examples(
+                session=session,
+                product_id=int(params["product_id"]),
+                path=staged,
+                fmt=str(params["format"]),
+                create_missing=bool(params.get("create_missing", False)),
+            )
+    finally:
+        shutil.rmtree(staged.parent, ignore_errors=True)
+    return report.model_dump()

@@ -1,0 +1,116 @@
+"""Intent and example tables and schemas.
+
+Reserved intents (the answer policy relies on them) exist in every product and cannot be deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.core.db import utcnow
+
+RESERVED_INTENTS = {
+    "human_agent": "The customer asks for a person.",
+    "complaint": "The customer complains about the service.",
+    "greeting": "Hello, hi, good morning.",
+    "thanks": "Thanks, that helped.",
+    "goodbye": "Bye, that's all.",
+    "out_of_scope": "Anything this product's bot cannot help with.",
+}
+OUT_OF_SCOPE = "out_of_scope"
+MAX_EXAMPLE_CHARS = 2000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.?\-]{0,99}$")
+
+
+def check_intent_name(value: str) -> str:
+    """Intent names: letters, digits, ``_ . ? -``, at most 100 characters, no spaces."""
+    value = value.strip()
+    if not _NAME.match(value):
+        raise ValueError(
+            "intent names use letters, digits and _ . ? - (no spaces), at most 100 characters"
+        )
+    return value
+
+
+def normalize_text(text: str) -> str:
+    """The key duplicates are found by: case and whitespace do not make a new example."""
+    return " ".join(text.split()).casefold()
+
+
+IntentName = Annotated[str, AfterValidator(check_intent_name)]
+
+
+class Intent(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("product_id", "name", name="uq_intent_product_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    reserved: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IntentExample(SQLModel, table=True):
+    __tablename__ = "intent_example"
+    __table_args__ = (UniqueConstraint("product_id", "text_key", name="uq_example_product_text"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True, ondelete="CASCADE")
+    intent_id: int = Field(foreign_key="intent.id", index=True, ondelete="CASCADE")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # normalize_text(text), hashed to stay indexable on every backend
+    text_key: str = Field(max_length=64)
+    source: str = Field(default="manual", max_length=16)  # manual | import | demo | feedback
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IntentCreate(SQLModel):
+    name: IntentName
+    description: str = Field(default="", max_length=500)
+
+
+class IntentUpdate(SQLModel):
+    name: IntentName | None = None
+    description: str | None = Field(default=None, max_length=500)
+
+
+class IntentPublic(SQLModel):
+    id: int
+    name: str
+    description: str
+    reserved: bool
+    examples: int = 0
+    created_at: datetime
+
+
+class ExampleCreate(SQLModel):
+    text: str = Field(min_length=1, max_length=MAX_EXAMPLE_CHARS)
+
+
+class ExamplePublic(SQLModel):
+    id: int
+    intent: str
+    text: str
+    source: str
+    created_at: datetime
+
+
+class ImportReport(SQLModel):
+    """What an import did, and what it refused or warned about (first lines of each kind)."""
+
+    rows: int = 0
+    added: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    empty: int = 0
+    unknown_intents: dict[str, int] = Field(default_factory=dict)
+    created_intents: list[str] = Field(default_factory=list)
+    conflict_samples: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)

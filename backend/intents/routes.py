@@ -1,0 +1,171 @@
+"""Admin intent routes: intents, labelled examples, import (a job) and export (streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import AdminAccess, SessionDep, SettingsDep
+from backend.intents import service
+from backend.intents.handlers import IMPORT
+from backend.intents.models import (
+    ExampleCreate,
+    ExamplePublic,
+    Intent,
+    IntentCreate,
+    IntentPublic,
+    IntentUpdate,
+)
+from backend.jobs import service as jobs
+from backend.jobs.models import Job, JobPublic
+from backend.knowledge import service as knowledge
+
+admin_router = APIRouter(prefix="/products/{product_id}", tags=["admin: intents"])
+
+
+def _public(intent: Intent, examples: int = 0) -> IntentPublic:
+    return IntentPublic(**intent.model_dump(exclude={"product_id"}), examples=examples)
+
+
+@admin_router.get("/intents", response_model=list[IntentPublic])
+def list_intents(access: AdminAccess, session: SessionDep) -> list[IntentPublic]:
+    """The product's intents (reserved ones included) with their example counts."""
+    return service.list_intents(session=session, product_id=access.product.id or 0)
+
+
+@admin_router.post("/intents", response_model=IntentPublic, status_code=201)
+def create_intent(body: IntentCreate, access: AdminAccess, session: SessionDep) -> IntentPublic:
+    """Create an intent."""
+    return _public(
+        service.create_intent(session=session, product_id=access.product.id or 0, data=body)
+    )
+
+
+@admin_router.patch("/intents/{intent_id}", response_model=IntentPublic)
+def update_intent(
+    intent_id: int, body: IntentUpdate, access: AdminAccess, session: SessionDep
+) -> IntentPublic:
+    """Rename or describe an intent (reserved intents keep their names)."""
+    intent = service.get_intent(
+        session=session, product_id=access.product.id or 0, intent_id=intent_id
+    )
+    return _public(service.update_intent(session=session, intent=intent, data=body))
+
+
+@admin_router.delete("/intents/{intent_id}", status_code=204)
+def delete_intent(intent_id: int, access: AdminAccess, session: SessionDep) -> Response:
+    """Delete an intent and its examples (not a reserved one)."""
+    intent = service.get_intent(
+        session=session, product_id=access.product.id or 0, intent_id=intent_id
+    )
+    service.delete_intent(session=session, intent=intent)
+    return Response(status_code=204)
+
+
+@admin_router.get("/intents/{intent_id}/examples", response_model=list[ExamplePublic])
+def list_examples(
+    intent_id: int,
+    access: AdminAccess,
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ExamplePublic]:
+    """An intent's examples, oldest first."""
+    service.get_intent(session=session, product_id=access.product.id or 0, intent_id=intent_id)
+    rows = service.list_examples(
+        session=session,
+        product_id=access.product.id or 0,
+        intent_id=intent_id,
+        offset=offset,
+        limit=limit,
+    )
+    return [
+        ExamplePublic(id=e.id or 0, intent=n, text=e.text, source=e.source, created_at=e.created_at)
+        for e, n in rows
+    ]
+
+
+@admin_router.post("/intents/{intent_id}/examples", response_model=ExamplePublic, status_code=201)
+def add_example(
+    intent_id: int, body: ExampleCreate, access: AdminAccess, session: SessionDep
+) -> ExamplePublic:
+    """Label one text with this intent (409 if the text is already an example)."""
+    intent = service.get_intent(
+        session=session, product_id=access.product.id or 0, intent_id=intent_id
+    )
+    e = service.add_example(session=session, intent=intent, text=body.text)
+    return ExamplePublic(
+        id=e.id or 0, intent=intent.name, text=e.text, source=e.source, created_at=e.created_at
+    )
+
+
+@admin_router.delete("/examples/{example_id}", status_code=204)
+def delete_example(example_id: int, access: AdminAccess, session: SessionDep) -> Response:
+    """Remove one example."""
+    service.delete_example(
+        session=session, product_id=access.product.id or 0, example_id=example_id
+    )
+    return Response(status_code=204)
+
+
+@admin_router.post("/intents/import", response_model=JobPublic, status_code=202)
+async def import_examples(
+    access: AdminAccess,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="CSV with text,intent columns, or JSONL")],
+    create_missing: Annotated[
+        bool, Form(description="Create intents the file names but the product lacks")
+    ] = False,
+) -> Job:
+    """Import labelled examples (streamed, one transaction) as a job; its result reports added,
+    duplicate, conflicting (kept as stored) and unknown-intent rows."""
+    fmt = service.import_format(file.filename or "")
+    path = await run_in_threadpool(
+        knowledge.stage_stream, settings, file.filename or "examples", _blocks(file)
+    )
+    try:
+        await run_in_threadpool(service.preflight_import, path, fmt)
+    except BaseException:
+        knowledge.discard_staged(path)
+        raise
+    params = {
+        "product_id": access.product.id,
+        "staged_path": str(path),
+        "format": fmt,
+        "create_missing": create_missing,
+    }
+    return await run_in_threadpool(
+        lambda: jobs.submit_job(
+            session=session,
+            kind=IMPORT,
+            product_id=access.product.id,
+            params=params,
+            created_by=access.user.id,
+        )
+    )
+
+
+def _blocks(upload: UploadFile) -> Iterator[bytes]:
+    while block := upload.file.read(1 << 20):
+        yield block
+
+
+@admin_router.get("/intents/export")
+def export_examples(
+    access: AdminAccess,
+    session: SessionDep,
+    format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
+) -> StreamingResponse:
+    """Every labelled example as CSV (``text,intent``) or JSONL, streamed."""
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    name = f"{access.product.slug}-intent-examples.{format}"
+    return StreamingResponse(
+        service.export_examples(session=session, product_id=access.product.id or 0, fmt=format),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,51 @@
+"""`deskpilot intent` import/export/list from the shell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.cli.main import app
+from backend.core.settings import get_settings
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("DESKPILOT_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DESKPILOT_DATABASE_URL", f"sqlite:///{tmp_path / 'i.sqlite3'}")
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["product", "create", "shop"]).exit_code == 0
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_import_list_export(env: Path) -> None:
+    src = env / "ex.csv"
+    src.write_text("text,intent\nwhere is my parcel,delivery\nhello,greeting\nhello,delivery\n")
+    result = runner.invoke(app, ["intent", "import", str(src), "-p", "shop"])
+    assert result.exit_code == 0 and "skipped rows of unknown intents" in result.output
+    result = runner.invoke(app, ["intent", "import", str(src), "-p", "shop", "--create-missing"])
+    assert result.exit_code == 0, result.output
+    assert "added 1" in result.output and "conflicting labels 1" in result.output
+    listing = runner.invoke(app, ["intent", "list", "-p", "shop"]).output
+    assert "delivery" in listing and "human_agent" in listing
+    out = env / "out.csv"
+    assert runner.invoke(app, ["intent", "export", "-p", "shop", "--out", str(out)]).exit_code == 0
+    assert out.read_text().splitlines() == [
+        "text,intent",
+        "hello,greeting",
+        "where is my parcel,delivery",
+    ]
+    bad = runner.invoke(app, ["intent", "import", str(env / "none.csv"), "-p", "shop"])
+    assert bad.exit_code == 1 and "no such file" in bad.output
+    wrong = env / "w.pdf"
+    wrong.write_text("x")
+    bad = runner.invoke(app, ["intent", "import", str(wrong), "-p", "shop"])
+    assert bad.exit_code == 1 and "JSONL" in bad.output
