@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.sqlalchemy_url, connect_timeout_s=settings.db_connect_timeout_s
         )
         app.state.engine = engine
-        knowledge = KnowledgeRuntime(settings, engine)
+        knowledge = KnowledgeRuntime(settings, engine, metrics)
         await run_in_threadpool(knowledge.warm_up)
         app.state.knowledge = knowledge
         app.state.readiness_checks = {

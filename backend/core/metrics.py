@@ -32,6 +32,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.retrieval = Histogram(
+            "deskpilot_retrieval_seconds",
+            "Knowledge search latency (query embedding included) by mode.",
+            ["mode"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.index_swaps = Counter(
+            "deskpilot_index_swaps_total",
+            "Knowledge indexes loaded by this process after a new version became active.",
+            registry=self.registry,
+        )
+
     def render(self) -> Response:
         """The Prometheus text exposition of every metric in the registry."""
         return Response(_generate(self.registry), media_type=CONTENT_TYPE_LATEST)

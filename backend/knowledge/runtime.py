@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from backend.core.metrics import Metrics
 from backend.core.settings import Settings
 from backend.knowledge import indexing
 from backend.knowledge.models import Document, DocumentStatus, KnowledgeChunk
@@ -34,9 +35,10 @@ class _Entry:
 class KnowledgeRuntime:
     """Per-product active indexes for one API process (held on ``app.state.knowledge``)."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.metrics = metrics
         self.embedder = indexing.embedder_for(settings.embedding_model)
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
@@ -69,6 +71,8 @@ class KnowledgeRuntime:
                         folder = indexing.index_root(self.settings, product_id) / version
                         entry.index = HybridIndex.load(folder, self.embedder)
                         entry.version, entry.error = version, None
+                        if self.metrics:
+                            self.metrics.index_swaps.inc()
                         log.info("product %s: serving index %s", product_id, version)
                     except (OSError, ValueError) as exc:  # keep serving the previous one
                         entry.error = f"cannot load index {version}: {exc}"
@@ -93,7 +97,10 @@ class KnowledgeRuntime:
         entry = self._refresh(product_id)
         if entry.index is None:
             return entry.version, []
+        start = time.perf_counter()
         hits = entry.index.search(query, k + len(entry.hidden), filters, mode=mode)
+        if self.metrics:
+            self.metrics.retrieval.labels(mode).observe(time.perf_counter() - start)
         visible = [h for h in hits if h.chunk.id not in entry.hidden][:k]
         ranked = [ScoredChunk(h.chunk, h.score, i, h.details) for i, h in enumerate(visible, 1)]
         return entry.version, ranked

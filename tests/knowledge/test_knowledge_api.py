@@ -84,6 +84,9 @@ def test_faq_and_markdown_ingest_search_replace_delete(kb: KB) -> None:
     assert kb.search("pin")["index_version"] != before
     versions = kb.client.get(kb.url("/knowledge/indexes"), headers=kb.headers).json()
     assert sum(v["is_active"] for v in versions) == 1
+    metrics = kb.client.get("/metrics").text
+    assert 'deskpilot_retrieval_seconds_count{mode="hybrid"}' in metrics
+    assert "deskpilot_index_swaps_total" in metrics
 
 
 def test_failed_ingestion_keeps_the_previous_index_serving(kb: KB) -> None:
