@@ -1,0 +1,1 @@
+"""Intent classification: data checks, training, calibration, serving."""
