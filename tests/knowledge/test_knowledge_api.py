@@ -208,3 +208,30 @@ def test_size_limit_and_private_urls_with_stricter_settings(kb: KB, site: str) -
         assert resp.status_code == 422
     assert kb.client.get(kb.url("/documents"), headers=kb.headers).json() == []
     assert not list((strict.data_dir / "uploads").glob("*/*"))
+
+
+def test_pdf_and_docx_are_ingested_and_found(kb: KB) -> None:
+    import io
+
+    import docx
+
+    from tests.knowledge.files import make_pdf
+
+    pdf = make_pdf(
+        [
+            ["Lumen Bank card guide", "Freeze your card in the app under Card settings."],
+            ["Replacement cards are free when your card expires."],
+        ]
+    )
+    assert kb.upload("guide.pdf", pdf)["status"] == "succeeded"
+    top = _top(kb, "how do I freeze my card")
+    assert top["document"] == "guide.pdf" and "Freeze your card" in top["text"]
+
+    document = docx.Document()
+    document.add_heading("Travel", level=1)
+    document.add_paragraph("Tell us before you travel so card payments abroad are not blocked.")
+    buf = io.BytesIO()
+    document.save(buf)
+    assert kb.upload("travel.docx", buf.getvalue())["status"] == "succeeded"
+    top = _top(kb, "going abroad, will my card payments be blocked")
+    assert top["document"] == "travel.docx" and top["title"].endswith("Travel")
