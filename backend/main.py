@@ -19,6 +19,7 @@ from backend.core.errors import install_error_handlers
 from backend.core.metrics import Metrics, install_metrics
 from backend.core.models_registry import import_all_models
 from backend.core.settings import Settings, get_settings
+from backend.intents.runtime import IntentRuntime
 from backend.knowledge.runtime import KnowledgeRuntime
 from backend.system.readiness import broker_check, database_check
 
@@ -39,11 +40,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge = KnowledgeRuntime(settings, engine, metrics)
         await run_in_threadpool(knowledge.warm_up)
         app.state.knowledge = knowledge
+        intents = IntentRuntime(settings, engine)
+        app.state.intents = intents
         app.state.readiness_checks = {
             "database": database_check(engine),
             "broker": broker_check(),
             "embedder": lambda: knowledge.embedder.name,
             "index": knowledge.status,
+            "intent_model": intents.status,
         }
         try:
             yield

@@ -105,3 +105,162 @@ def intent_export(
             fh.write(piece)
     tmp.replace(out)  # never leave a half-written export under the requested name
     console.print(f"wrote {out}")
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    from backend.intents.importer import read_rows
+
+    fmt = _format_or_exit(path)
+    return [(text, label.strip()) for _, text, label in read_rows(path, fmt)]
+
+
+@intent_app.command("train")
+def intent_train(
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder for --data (must not exist).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV/JSONL of text,intent to train on.")] = None,
+    product: Annotated[
+        str | None,
+        typer.Option(
+            "--product", "-p", help="Train on this product's examples and record the model."
+        ),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, max=50, help="Cap the epochs.")] = None,
+) -> None:
+    """Fine-tune an intent classifier (progress bar with loss and ETA), from a file or a product."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from backend.cli.common import settings_or_exit
+    from backend.core.errors import DeskpilotError
+    from ml.intent.data import DatasetError, clean_examples, require_trainable
+    from ml.intent.train import TrainConfig, train_intent_model
+
+    if (data is None) == (product is None):
+        raise fail("give either --data FILE (with --out DIR) or --product NAME")
+    settings = settings_or_exit()
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    )
+    with bar:
+        task = bar.add_task("training", total=100)
+        update = lambda f, m: bar.update(task, completed=100 * f, description=m)  # noqa: E731
+        try:
+            if product is not None:
+                from backend.intents.training import train_product_model
+                from backend.products.service import require_product_by_slug
+
+                with db_session() as session:
+                    target = require_product_by_slug(session=session, slug=product)
+                    model = train_product_model(
+                        session=session,
+                        settings=settings,
+                        product_id=target.id or 0,
+                        max_epochs=epochs,
+                        progress=update,
+                    )
+                    state = "active" if model.is_active else "not active"
+                    summary = f"version {model.version} ({state}): {model.metrics}"
+            else:
+                assert data is not None
+                if out is None:
+                    raise fail("--out DIR is required with --data")
+                texts, labels, report = clean_examples(_read_pairs(data))
+                require_trainable(report)
+                for warning in report.warnings[:10]:
+                    console.print(f"warning: {warning}")
+                config = (
+                    TrainConfig(base_model=settings.intent_base_model)
+                    if epochs is None
+                    else TrainConfig(base_model=settings.intent_base_model, max_epochs=epochs)
+                )
+                result = train_intent_model(texts, labels, out, config=config, progress=update)
+                summary = f"wrote {result.model_dir}: {result.metrics}"
+        except (DeskpilotError, DatasetError, FileExistsError) as exc:
+            raise fail(getattr(exc, "message", str(exc))) from None
+    console.print(summary)
+
+
+@intent_app.command("eval")
+def intent_eval(
+    model: Annotated[Path, typer.Option(help="A model folder written by `intent train`.")],
+    data: Annotated[Path, typer.Option(help="CSV/JSONL of text,intent to score.")],
+) -> None:
+    """Accuracy, macro-F1 and calibration (ECE) of a model on labelled data."""
+    from ml.intent.evaluation import macro_f1, top_label_ece
+    from ml.intent.predictor import IntentPredictor
+
+    try:
+        predictor = IntentPredictor(model)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    pairs = [(t, label) for t, label in _read_pairs(data) if t.strip()]
+    if not pairs:
+        raise fail("the data file has no rows")
+    preds = predictor.predict_batch([t for t, _ in pairs])
+    gold = [label for _, label in pairs]
+    got = [p.intent for p in preds]
+    correct = [g == p for g, p in zip(gold, got, strict=True)]
+    ece = top_label_ece([p.confidence for p in preds], correct)
+    console.print(
+        f"rows {len(pairs)}  accuracy {sum(correct) / len(correct):.4f}  "
+        f"macro-F1 {macro_f1(gold, got):.4f}  ECE {ece:.4f}"
+    )
+    unknown = sorted(set(gold) - set(predictor.labels))
+    if unknown:
+        console.print(f"[yellow]labels the model does not know[/]: {', '.join(unknown[:20])}")
+
+
+@intent_app.command("predict")
+def intent_predict(
+    text: Annotated[str, typer.Argument(help="A customer message.")],
+    model: Annotated[Path, typer.Option(help="A model folder written by `intent train`.")],
+) -> None:
+    """Classify one message: intent, calibrated confidence, out-of-scope flag, top-3."""
+    from ml.intent.predictor import IntentPredictor
+
+    try:
+        p = IntentPredictor(model).predict(text)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    top = ", ".join(f"{name} {score:.3f}" for name, score in p.top_k)
+    console.print(
+        f"{p.intent}  confidence {p.confidence:.3f}  out_of_scope {p.is_out_of_scope}  top: {top}"
+    )
+
+
+@intent_app.command("activate")
+def intent_activate(
+    version: Annotated[str, typer.Argument(help="A version from `intent models`.")],
+    product: ProductOpt,
+) -> None:
+    """Serve this model version for the product (API processes swap within seconds)."""
+    from backend.intents.training import activate_version
+    from backend.products.service import require_product_by_slug
+
+    with db_session() as session:
+        target = require_product_by_slug(session=session, slug=product)
+        activate_version(session=session, product_id=target.id or 0, version=version)
+    console.print(f"version {version} is active for {product}")
+
+
+@intent_app.command("models")
+def intent_models(product: ProductOpt) -> None:
+    """List the product's trained models and their validation metrics."""
+    from backend.intents.training import list_models
+    from backend.products.service import require_product_by_slug
+
+    table = Table("version", "active", "intents", "examples", "val acc", "ECE", "created")
+    with db_session() as session:
+        target = require_product_by_slug(session=session, slug=product)
+        for m in list_models(session=session, product_id=target.id or 0):
+            table.add_row(
+                m.version,
+                "yes" if m.is_active else "",
+                str(m.n_intents),
+                str(m.n_examples),
+                f"{m.metrics.get('val_accuracy', 0):.3f}",
+                f"{m.metrics.get('ece_after', 0):.3f}",
+                m.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+    console.print(table)

@@ -96,13 +96,21 @@ def up_command(
         if added:
             console.print(f"loaded {added} demo intent examples")
         if worker:
+            from backend.jobs.service import reap_stale_jobs
             from backend.knowledge.demo import queue_demo_knowledge
+
+            # Jobs a killed worker left "running" last time: fail them (retryable) before queuing.
+            reap_stale_jobs(session=session, stale_after_s=settings.job_stale_after_s)
 
             queued = queue_demo_knowledge(
                 session=session, settings=settings, product_id=boot.product_id
             )
             if queued:
                 console.print(f"queued the demo knowledge ({len(queued)} documents) for the worker")
+            from backend.intents.demo import queue_demo_training
+
+            if queue_demo_training(session=session, settings=settings, product_id=boot.product_id):
+                console.print("queued training of the demo intent model (a few minutes on a CPU)")
     engine.dispose()
     if boot.generated_password:
         saved = _save_password(settings.data_dir, boot.admin_email, boot.generated_password)

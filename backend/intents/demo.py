@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from backend.core.settings import Settings
 from backend.intents.importer import import_examples
 from backend.intents.models import IntentExample
 from backend.intents.service import ensure_reserved
+from backend.jobs import service as jobs
+from backend.jobs.models import Job, JobStatus
 
 DEMO_EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "demo" / "intent_examples.csv"
 
@@ -27,3 +30,23 @@ def load_demo_examples(*, session: Session, product_id: int) -> int:
         source="demo",
     )
     return report.added
+
+
+def queue_demo_training(*, session: Session, settings: Settings, product_id: int) -> Job | None:
+    """Queue training of the demo model when none is active and no training is pending."""
+    from backend.intents.handlers import TRAIN
+    from backend.intents.training import active_model
+
+    if active_model(session, product_id) is not None:
+        return None
+    pending = session.exec(
+        select(Job.id).where(
+            Job.product_id == product_id,
+            Job.kind == TRAIN,
+            col(Job.status).in_([JobStatus.queued, JobStatus.running]),
+        )
+    ).first()
+    if pending is not None:
+        return None
+    params = {"product_id": product_id, "max_epochs": settings.intent_demo_epochs, "activate": True}
+    return jobs.submit_job(session=session, kind=TRAIN, product_id=product_id, params=params)

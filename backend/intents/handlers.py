@@ -11,6 +11,7 @@ from backend.intents.service import ensure_reserved
 from backend.worker.registry import JobContext, register
 
 IMPORT = "intents.import"
+TRAIN = "intents.train"
 
 
 @register(IMPORT)
@@ -31,3 +32,22 @@ def import_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     finally:
         shutil.rmtree(staged.parent, ignore_errors=True)
     return report.model_dump()
+
+
+@register(TRAIN)
+def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Train the product's intent model (progress with loss and ETA); result: version, metrics."""
+    from backend.core.settings import get_settings
+    from backend.intents.training import train_product_model
+
+    epochs = params.get("max_epochs")
+    with ctx.session() as session:
+        model = train_product_model(
+            session=session,
+            settings=get_settings(),
+            product_id=int(params["product_id"]),
+            max_epochs=int(epochs) if epochs else None,
+            activate=params.get("activate"),
+            progress=lambda f, m: ctx.progress(100 * f, m),
+        )
+        return {"version": model.version, "active": model.is_active, "metrics": model.metrics}

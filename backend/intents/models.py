@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.core.db import utcnow
@@ -114,3 +114,49 @@ class ImportReport(SQLModel):
     created_intents: list[str] = Field(default_factory=list)
     conflict_samples: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+
+
+class IntentModel(SQLModel, table=True):
+    """A trained intent classifier of a product (a folder under DATA_DIR); one may be active."""
+
+    __tablename__ = "intent_model"
+    __table_args__ = (UniqueConstraint("product_id", "version", name="uq_intent_model_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True, ondelete="CASCADE")
+    version: str = Field(max_length=64)
+    path: str = Field(max_length=1000)
+    base_model: str = Field(default="", max_length=500)
+    data_hash: str = Field(default="", max_length=64)
+    n_examples: int = 0
+    n_intents: int = 0
+    temperature: float = 1.0
+    threshold: float = 0.0
+    metrics: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    is_active: bool = Field(default=False, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IntentModelPublic(SQLModel):
+    version: str
+    base_model: str
+    data_hash: str
+    n_examples: int
+    n_intents: int
+    temperature: float
+    threshold: float
+    metrics: dict[str, float]
+    is_active: bool
+    created_at: datetime
+
+
+class PredictRequest(SQLModel):
+    text: str = Field(max_length=20000)
+
+
+class PredictionPublic(SQLModel):
+    intent: str
+    confidence: float
+    is_out_of_scope: bool
+    top_k: list[tuple[str, float]]
+    model_version: str | None

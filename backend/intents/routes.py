@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,8 +17,12 @@ from backend.intents.models import (
     ExamplePublic,
     Intent,
     IntentCreate,
+    IntentModel,
+    IntentModelPublic,
     IntentPublic,
     IntentUpdate,
+    PredictionPublic,
+    PredictRequest,
 )
 from backend.jobs import service as jobs
 from backend.jobs.models import Job, JobPublic
@@ -168,4 +172,70 @@ def export_examples(
         service.export_examples(session=session, product_id=access.product.id or 0, fmt=format),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@admin_router.post("/intents/train", response_model=JobPublic, status_code=202)
+def train(
+    access: AdminAccess,
+    session: SessionDep,
+    max_epochs: Annotated[int | None, Query(ge=1, le=50, description="Cap the epochs")] = None,
+    activate: Annotated[
+        bool | None, Query(description="Activate when done (default: if none is)")
+    ] = None,
+) -> Job:
+    """Train the product's intent model from its examples, as a job (progress with loss, ETA)."""
+    from backend.intents.handlers import TRAIN
+    from backend.intents.service import ensure_reserved
+    from backend.intents.training import training_rows
+    from ml.intent.data import DatasetError, clean_examples, require_trainable
+
+    product_id = access.product.id or 0
+    ensure_reserved(session=session, product_id=product_id)
+    _, _, report = clean_examples(training_rows(session=session, product_id=product_id))
+    try:
+        require_trainable(report, min_classes=2, min_per_class=2)
+    except DatasetError as exc:  # refuse bad data here, with a 422, rather than in the job
+        from backend.core.errors import InvalidInput
+
+        raise InvalidInput(f"cannot train: {exc}", code="untrainable_data") from None
+    params = {"product_id": product_id, "max_epochs": max_epochs, "activate": activate}
+    return jobs.submit_job(
+        session=session, kind=TRAIN, product_id=product_id, params=params, created_by=access.user.id
+    )
+
+
+@admin_router.get("/intent-models", response_model=list[IntentModelPublic])
+def list_models(access: AdminAccess, session: SessionDep) -> list[IntentModel]:
+    """The product's trained intent models with their validation metrics, newest first."""
+    from backend.intents.training import list_models as _list
+
+    return _list(session=session, product_id=access.product.id or 0)
+
+
+@admin_router.post("/intent-models/{version}/activate", response_model=IntentModelPublic)
+def activate(version: str, access: AdminAccess, session: SessionDep) -> IntentModel:
+    """Serve this version from now on (every API process swaps within seconds, no restart)."""
+    from backend.intents.training import activate_version
+
+    return activate_version(session=session, product_id=access.product.id or 0, version=version)
+
+
+@admin_router.post("/intents/predict", response_model=PredictionPublic)
+def predict(body: PredictRequest, access: AdminAccess, request: Request) -> PredictionPublic:
+    """Run the active intent model on a text (what the gate would decide)."""
+    runtime = request.app.state.intents
+    version, prediction = runtime.predict(access.product.id or 0, body.text)
+    if prediction is None:
+        from backend.core.errors import ServiceUnavailable
+
+        raise ServiceUnavailable(
+            "no intent model is active yet for this product", code="warming_up"
+        )
+    return PredictionPublic(
+        intent=prediction.intent,
+        confidence=prediction.confidence,
+        is_out_of_scope=prediction.is_out_of_scope,
+        top_k=list(prediction.top_k),
+        model_version=version,
     )

@@ -33,6 +33,16 @@ def resolve_model_path(spec: str) -> Path:
 
 
 def offline() -> None:
-    """Forbid hub downloads in this process: models must come from disk."""
+    """Forbid hub downloads in this process (models must come from disk) and keep the libraries'
+    loading bars out of CLI output and logs."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    except ImportError:  # transformers is optional for pure-retrieval uses
+        pass

@@ -37,7 +37,7 @@ ROUTES = admin_routes()
 @dataclass
 class World:
     headers: dict[str, dict[str, str]]
-    params: dict[str, int]
+    params: dict[str, int | str]
 
 
 @pytest.fixture
@@ -63,11 +63,12 @@ def world(session: Session, settings: Settings) -> World:
         "document_id": 999999,
         "intent_id": 999999,
         "example_id": 999999,
+        "version": "no-such-version",
     }
     return World(headers, params)
 
 
-def _url(path: str, params: dict[str, int]) -> str:
+def _url(path: str, params: dict[str, int | str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(params[m.group(1)]), path)
 
 

@@ -49,3 +49,36 @@ def test_import_list_export(env: Path) -> None:
     wrong.write_text("x")
     bad = runner.invoke(app, ["intent", "import", str(wrong), "-p", "shop"])
     assert bad.exit_code == 1 and "JSONL" in bad.output
+
+
+def test_train_predict_eval_from_files(env: Path) -> None:
+    rows = ["text,intent"]
+    for i in range(8):
+        rows += [
+            f"parcel {i} never arrived,delivery",
+            f"send item {i} back for a refund,returns",
+            f"hello number {i},greeting",
+        ]
+    data = env / "train.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = env / "model"
+    result = runner.invoke(
+        app, ["intent", "train", "--data", str(data), "--out", str(out), "--epochs", "6"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "model.safetensors").exists()
+    result = runner.invoke(
+        app, ["intent", "predict", "--model", str(out), "my parcel never arrived"]
+    )
+    assert result.exit_code == 0 and result.output.startswith("delivery")
+    result = runner.invoke(app, ["intent", "eval", "--model", str(out), "--data", str(data)])
+    assert result.exit_code == 0 and "accuracy" in result.output and "macro-F1" in result.output
+    again = runner.invoke(app, ["intent", "train", "--data", str(data), "--out", str(out)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    one = env / "one.csv"
+    one.write_text("text,intent\na,x\nb,x\n")
+    bad = runner.invoke(app, ["intent", "train", "--data", str(one), "--out", str(env / "m2")])
+    assert bad.exit_code == 1 and "intent" in bad.output.lower()
+    assert not (env / "m2").exists()
+    missing = runner.invoke(app, ["intent", "predict", "--model", str(env), "x"])
+    assert missing.exit_code == 1 and "not an intent model" in missing.output

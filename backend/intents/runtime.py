@@ -1,0 +1,75 @@
+"""The API side of the intent gate: each product's active model, loaded once and swapped when the
+database says another version became active (checked at most every ``index_poll_s``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from backend.core.settings import Settings
+from backend.intents.training import active_model
+from ml.intent.predictor import IntentPredictor
+from ml.interfaces import IntentPrediction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Entry:
+    version: str | None = None
+    predictor: IntentPredictor | None = None
+    checked_at: float = 0.0
+    error: str | None = None
+
+
+class IntentRuntime:
+    """Per-product active intent models for one API process (``app.state.intents``)."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._entries: dict[int, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def _refresh(self, product_id: int) -> _Entry:
+        entry = self._entries.setdefault(product_id, _Entry())
+        if time.monotonic() - entry.checked_at < self.settings.index_poll_s:
+            return entry
+        with self._lock, Session(self.engine) as session:
+            row = active_model(session, product_id)
+            version = row.version if row else None
+            if version != entry.version:
+                if row is None:
+                    entry.predictor, entry.version = None, None
+                else:
+                    try:
+                        predictor = IntentPredictor(Path(row.path))
+                        predictor.warm_up()
+                        entry.predictor, entry.version, entry.error = predictor, version, None
+                        log.info("product %s: serving intent model %s", product_id, version)
+                    except (OSError, ValueError) as exc:  # keep serving the previous model
+                        entry.error = f"cannot load intent model {version}: {exc}"
+                        log.error("product %s: %s", product_id, entry.error)
+            entry.checked_at = time.monotonic()
+        return entry
+
+    def predict(self, product_id: int, text: str) -> tuple[str | None, IntentPrediction | None]:
+        """(model version, prediction); (None, None) while the product has no active model."""
+        entry = self._refresh(product_id)
+        if entry.predictor is None:
+            return None, None
+        return entry.version, entry.predictor.predict(text)
+
+    def status(self) -> str:
+        """Readiness detail; raises when a model failed to load."""
+        errors = [f"product {p}: {e.error}" for p, e in self._entries.items() if e.error]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        loaded = [p for p, e in self._entries.items() if e.version]
+        return f"{len(loaded)} model(s) loaded" if loaded else "no model loaded yet (warming up)"

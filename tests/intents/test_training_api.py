@@ -1,0 +1,106 @@
+"""Training the intent model through the admin API (a job run by the real runner), activation,
+the gate's prediction endpoint, and the refusal of untrainable data."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.knowledge.conftest import KB
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EXAMPLES = {
+    "card_arrival": [
+        "my card has not arrived",
+        "where is my new card",
+        "card still not delivered",
+        "waiting for my card for two weeks",
+        "new card never came in the post",
+        "has my card been sent yet",
+        "when does my card get here",
+        "card delivery is late",
+    ],
+    "change_pin": [
+        "how do i change my pin",
+        "i want a new pin",
+        "set a different pin code",
+        "update my card pin",
+        "can i reset my pin at an atm",
+        "pin change please",
+        "change the pin on my debit card",
+        "new pin number",
+    ],
+    "greeting": [
+        "hello",
+        "hi there",
+        "good morning",
+        "hey",
+        "hi anyone there?",
+        "good evening",
+        "hello bot",
+        "hey there",
+    ],
+}
+
+
+def test_train_activate_predict(kb: KB) -> None:
+    lines = ["text,intent"] + [f"{t},{i}" for i, texts in EXAMPLES.items() for t in texts]
+    job = kb.client.post(
+        kb.url("/intents/import"),
+        files={"file": ("ex.csv", "\n".join(lines).encode())},
+        data={"create_missing": "true"},
+        headers=kb.headers,
+    )
+    imported = kb.run(job.json())
+    assert imported["status"] == "succeeded", imported["error"]
+    # No model yet: the gate says it is warming up.
+    warm = kb.client.post(kb.url("/intents/predict"), json={"text": "hi"}, headers=kb.headers)
+    assert warm.status_code == 503 and warm.json()["error"]["code"] == "warming_up"
+    ready = kb.client.get("/api/v1/ready").json()["checks"]["intent_model"]
+    assert ready["ok"] and "warming up" in ready["detail"]
+
+    resp = kb.client.post(kb.url("/intents/train?max_epochs=6"), headers=kb.headers)
+    assert resp.status_code == 202, resp.text
+    job = kb.run(resp.json())
+    assert job["status"] == "succeeded", job
+    first = job["result"]["version"]
+    assert job["result"]["active"] is True and job["progress"] == 100
+
+    time.sleep(0.1)
+    pred = kb.client.post(
+        kb.url("/intents/predict"), json={"text": "my card hasn't shown up yet"}, headers=kb.headers
+    )
+    assert pred.status_code == 200, pred.text
+    body = pred.json()
+    assert body["intent"] == "card_arrival" and body["model_version"] == first
+    assert 0 < body["confidence"] <= 1 and len(body["top_k"]) == 3
+    for odd in ["", "🙂", "x" * 20000]:
+        assert (
+            kb.client.post(
+                kb.url("/intents/predict"), json={"text": odd}, headers=kb.headers
+            ).status_code
+            == 200
+        )
+
+    models = kb.client.get(kb.url("/intent-models"), headers=kb.headers).json()
+    assert [m["version"] for m in models] == [first] and models[0]["is_active"]
+    assert {"val_accuracy", "ece_after"} <= set(models[0]["metrics"])
+    missing = kb.client.post(kb.url("/intent-models/nope/activate"), headers=kb.headers)
+    assert missing.status_code == 404
+    again = kb.client.post(kb.url(f"/intent-models/{first}/activate"), headers=kb.headers)
+    assert again.status_code == 200 and again.json()["is_active"]
+
+
+def test_untrainable_data_is_refused(kb: KB) -> None:
+    resp = kb.client.post(kb.url("/intents/train"), headers=kb.headers)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "untrainable_data"
+    job = kb.client.post(
+        kb.url("/intents/import"),
+        files={"file": ("one.csv", b"text,intent\nhello,greeting\nhi,greeting\n")},
+        headers=kb.headers,
+    )
+    kb.run(job.json())
+    resp = kb.client.post(kb.url("/intents/train"), headers=kb.headers)
+    assert resp.status_code == 422 and "intent" in resp.json()["error"]["message"]
