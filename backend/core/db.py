@@ -13,7 +13,10 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
+
+from backend.core.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -69,3 +72,12 @@ def ping(engine: Engine) -> None:
 def utcnow() -> datetime:
     """Timezone-aware UTC now (SQLModel stores and returns datetimes in UTC)."""
     return datetime.now(UTC)
+
+
+def commit_or_conflict(session: Session, message: str) -> None:
+    """Commit; a unique-constraint violation rolls back and becomes a 409 Conflict."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(message) from None

@@ -10,9 +10,9 @@ from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backend.core.db import commit_or_conflict
 from backend.core.errors import Conflict, InvalidInput, NotFound
 from backend.intents.importer import read_rows, text_key
 from backend.intents.models import (
@@ -67,11 +67,7 @@ def create_intent(*, session: Session, product_id: int, data: IntentCreate) -> I
     """A new intent; its name must be unused in the product."""
     intent = Intent(product_id=product_id, name=data.name, description=data.description)
     session.add(intent)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"intent '{data.name}' already exists") from None
+    commit_or_conflict(session, f"intent '{data.name}' already exists")
     session.refresh(intent)
     return intent
 
@@ -85,11 +81,7 @@ def update_intent(*, session: Session, intent: Intent, data: IntentUpdate) -> In
     if data.description is not None:
         intent.description = data.description
     session.add(intent)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"intent '{data.name}' already exists") from None
+    commit_or_conflict(session, f"intent '{data.name}' already exists")
     session.refresh(intent)
     return intent
 

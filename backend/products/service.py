@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backend.core.db import commit_or_conflict
 from backend.core.errors import Conflict, NotFound
 from backend.products.models import Product, ProductCreate, ProductUpdate
 from backend.users.models import Membership, User
@@ -16,11 +16,7 @@ def create_product(*, session: Session, data: ProductCreate) -> Product:
         raise Conflict(f"product '{data.slug}' already exists")
     product = Product(slug=data.slug, name=data.name)
     session.add(product)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"product '{data.slug}' already exists") from None
+    commit_or_conflict(session, f"product '{data.slug}' already exists")
     session.refresh(product)
     return product
 

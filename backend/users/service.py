@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.core.db import utcnow
+from backend.core.db import commit_or_conflict, utcnow
 from backend.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from backend.core.security import (
     create_access_token,
@@ -54,11 +53,7 @@ def create_user(*, session: Session, data: UserCreate) -> User:
         is_owner=data.is_owner,
     )
     session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"a user with email {data.email} already exists") from None
+    commit_or_conflict(session, f"a user with email {data.email} already exists")
     session.refresh(user)
     return user
 
