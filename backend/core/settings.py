@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         description="Base encoder fine-tuned into intent classifiers (folder or weights package).",
     )
     intent_demo_epochs: int = Field(
-        4, ge=1, description="Epochs of the demo model trained on the first `make run`."
+        10, ge=1, description="Epochs of the demo model trained on the first `make run`."
     )
     kb_max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload or URL body.")
     kb_max_rows: int = Field(200_000, ge=1, description="Most FAQ rows one CSV/JSON file may hold.")
