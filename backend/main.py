@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(knowledge.warm_up)
         app.state.knowledge = knowledge
         intents = IntentRuntime(settings, engine)
+        await run_in_threadpool(intents.preload)
         app.state.intents = intents
         app.state.readiness_checks = {
             "database": database_check(engine),

@@ -13,6 +13,7 @@ import csv
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,13 @@ def load_queries(data: Path, split: str, limit: int | None) -> list[tuple[str, s
     return rows
 
 
-def evaluate(index: HybridIndex, queries: list[tuple[str, str]], mode: str) -> dict[str, float]:
+def evaluate(
+    index: HybridIndex,
+    queries: list[tuple[str, str]],
+    mode: str,
+    confusions: Counter[tuple[str, str]] | None = None,
+) -> dict[str, float]:
+    """Recall@1/@5, MRR@10 and latency of one method; counts top-1 mix-ups into ``confusions``."""
     positions, latencies = [], []
     for text, category in queries:
         start = time.perf_counter()
@@ -63,6 +70,8 @@ def evaluate(index: HybridIndex, queries: list[tuple[str, str]], mode: str) -> d
         latencies.append((time.perf_counter() - start) * 1000)
         cats = [h.chunk.metadata.get("category") for h in hits]
         positions.append(cats.index(category) if category in cats else 99)
+        if confusions is not None and cats and cats[0] != category:
+            confusions[(category, str(cats[0]))] += 1
     pos = np.asarray(positions)
     lat = np.asarray(latencies)
     return {
@@ -87,6 +96,12 @@ def main() -> None:
     parser.add_argument("--bm25-weight", type=float, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/retrieval.json")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--confusions",
+        type=int,
+        default=0,
+        help="print the N most frequent hybrid top-1 mix-ups (intent -> entry ranked first)",
+    )
     args = parser.parse_args()
 
     defaults = FusionConfig()
@@ -109,7 +124,8 @@ def main() -> None:
     embedder.embed(views)
     embed_s = time.perf_counter() - start
 
-    results = {m: evaluate(index, queries, m) for m in METHODS}
+    mixups: Counter[tuple[str, str]] = Counter()
+    results = {m: evaluate(index, queries, m, mixups if m == "hybrid" else None) for m in METHODS}
     report = {
         "dataset": "banking77",
         "split": args.split,
@@ -143,6 +159,8 @@ def main() -> None:
         f"({report['embed_texts_per_s']} texts/s)"
     )
     print(f"fusion: {report['fusion']}")
+    for (gold, got), n in mixups.most_common(args.confusions):
+        print(f"  {n:4d}  {gold} -> {got}")
     if not args.no_write:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

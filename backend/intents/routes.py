@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AdminAccess, SessionDep, SettingsDep
@@ -183,6 +183,10 @@ def train(
     activate: Annotated[
         bool | None, Query(description="Activate when done (default: if none is)")
     ] = None,
+    strategy: Annotated[
+        Literal["auto", "finetune", "frozen_head"],
+        Query(description="auto: frozen-encoder head below 3,000 examples, else full fine-tune"),
+    ] = "auto",
 ) -> Job:
     """Train the product's intent model from its examples, as a job (progress with loss, ETA)."""
     from backend.intents.handlers import TRAIN
@@ -199,7 +203,12 @@ def train(
         from backend.core.errors import InvalidInput
 
         raise InvalidInput(f"cannot train: {exc}", code="untrainable_data") from None
-    params = {"product_id": product_id, "max_epochs": max_epochs, "activate": activate}
+    params = {
+        "product_id": product_id,
+        "max_epochs": max_epochs,
+        "activate": activate,
+        "strategy": strategy,
+    }
     return jobs.submit_job(
         session=session, kind=TRAIN, product_id=product_id, params=params, created_by=access.user.id
     )
@@ -211,6 +220,29 @@ def list_models(access: AdminAccess, session: SessionDep) -> list[IntentModel]:
     from backend.intents.training import list_models as _list
 
     return _list(session=session, product_id=access.product.id or 0)
+
+
+@admin_router.get("/intent-models/{version}/report")
+def model_report(version: str, access: AdminAccess, session: SessionDep) -> Response:
+    """The version's evaluation report on its validation split: accuracy, macro-F1, per-intent
+    precision/recall/F1, most confused pairs, ECE with reliability bins, out-of-scope P/R."""
+    from backend.intents.training import model_report_file
+
+    path = model_report_file(
+        session=session, product_id=access.product.id or 0, version=version, name="report.json"
+    )
+    return Response(path.read_bytes(), media_type="application/json")
+
+
+@admin_router.get("/intent-models/{version}/reliability.png")
+def model_reliability(version: str, access: AdminAccess, session: SessionDep) -> FileResponse:
+    """The version's reliability diagram (validation split) as a PNG."""
+    from backend.intents.training import model_report_file
+
+    path = model_report_file(
+        session=session, product_id=access.product.id or 0, version=version, name="reliability.png"
+    )
+    return FileResponse(path, media_type="image/png")
 
 
 @admin_router.post("/intent-models/{version}/activate", response_model=IntentModelPublic)

@@ -59,6 +59,26 @@ class IntentRuntime:
             entry.checked_at = time.monotonic()
         return entry
 
+    def preload(self) -> int:
+        """Load every product's active model now (app startup), so that the first visitor
+        message does not pay for it; returns how many are loaded."""
+        from sqlalchemy.exc import SQLAlchemyError
+        from sqlmodel import select
+
+        from backend.intents.models import IntentModel
+
+        try:
+            with Session(self.engine) as session:
+                ids = set(
+                    session.exec(
+                        select(IntentModel.product_id).where(IntentModel.is_active == True)  # noqa: E712
+                    ).all()
+                )
+        except SQLAlchemyError as exc:  # the database check in /ready reports it
+            log.warning("intent models not preloaded: %s", exc)
+            return 0
+        return sum(self._refresh(int(pid)).predictor is not None for pid in sorted(ids))
+
     def predict(self, product_id: int, text: str) -> tuple[str | None, IntentPrediction | None]:
         """(model version, prediction); (None, None) while the product has no active model."""
         entry = self._refresh(product_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -59,9 +60,11 @@ def train_product_model(
     max_epochs: int | None = None,
     activate: bool | None = None,
     progress: Progress | None = None,
+    strategy: str = "auto",
 ) -> IntentModel:
     """Train on the product's examples; activates the new model when ``activate`` is true, or
-    when None and the product has no active model yet."""
+    when None and the product has no active model yet. ``strategy``: auto (frozen-encoder head
+    for small data, full fine-tune otherwise), finetune or frozen_head."""
     rows = training_rows(session=session, product_id=product_id)
     texts, labels, report = clean_examples(rows)
     try:
@@ -69,9 +72,9 @@ def train_product_model(
     except DatasetError as exc:
         raise InvalidInput(f"cannot train: {exc}", code="untrainable_data") from None
     version = utcnow().strftime("%Y%m%dT%H%M%S")
-    config = TrainConfig(base_model=settings.intent_base_model)
+    config = TrainConfig(base_model=settings.intent_base_model, strategy=strategy)
     if max_epochs is not None:
-        config = TrainConfig(base_model=settings.intent_base_model, max_epochs=max_epochs)
+        config = replace(config, max_epochs=max_epochs)
     digest = data_hash(rows)
     result = train_intent_model(
         texts,
@@ -136,3 +139,20 @@ def list_models(*, session: Session, product_id: int) -> list[IntentModel]:
             .order_by(col(IntentModel.id).desc())
         ).all()
     )
+
+
+def model_report_file(*, session: Session, product_id: int, version: str, name: str) -> Path:
+    """A file of the version's validation report (``report.json`` or ``reliability.png``)."""
+    model = session.exec(
+        select(IntentModel).where(
+            IntentModel.product_id == product_id, IntentModel.version == version
+        )
+    ).first()
+    if model is None:
+        raise NotFound(f"intent model version '{version}' not found")
+    path = Path(model.path) / "validation" / name
+    if not path.is_file():
+        raise NotFound(
+            f"version '{version}' has no validation report (trained by an older release)"
+        )
+    return path

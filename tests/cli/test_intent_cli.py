@@ -58,8 +58,31 @@ def test_train_predict_eval_from_files(env: Path) -> None:
         app, ["intent", "predict", "--model", str(out), "my parcel never arrived"]
     )
     assert result.exit_code == 0 and result.output.startswith("delivery")
-    result = runner.invoke(app, ["intent", "eval", "--model", str(out), "--data", str(data)])
+    result = runner.invoke(
+        app,
+        ["intent", "eval", "--model", str(out), "--data", str(data), "--report", str(env / "r")],
+    )
     assert result.exit_code == 0 and "accuracy" in result.output and "macro-F1" in result.output
+    assert "weakest intents" in result.output
+    assert (env / "r" / "report.json").exists() and (env / "r" / "reliability.png").exists()
+    torch_eval = runner.invoke(
+        app, ["intent", "eval", "--model", str(out), "--data", str(data), "--backend", "torch"]
+    )
+    assert torch_eval.exit_code == 0 and "(torch)" in torch_eval.output
+    plain = env / "plain"
+    result = runner.invoke(
+        app,
+        ["intent", "train", "--data", str(data), "--out", str(plain), "--strategy", "frozen_head"],
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app, ["intent", "export-onnx", "--model", str(plain), "--data", str(data)]
+    )
+    assert result.exit_code == 0 and "agreement" in result.output, result.output
+    bad_strategy = runner.invoke(
+        app, ["intent", "train", "--data", str(data), "--out", str(env / "m3"), "--strategy", "x"]
+    )
+    assert bad_strategy.exit_code == 1 and "strategy" in bad_strategy.output
     again = runner.invoke(app, ["intent", "train", "--data", str(data), "--out", str(out)])
     assert again.exit_code == 1 and "already exists" in again.output
     one = env / "one.csv"

@@ -87,6 +87,21 @@ def test_train_activate_predict(kb: KB) -> None:
     models = kb.client.get(kb.url("/intent-models"), headers=kb.headers).json()
     assert [m["version"] for m in models] == [first] and models[0]["is_active"]
     assert {"val_accuracy", "ece_after"} <= set(models[0]["metrics"])
+    assert models[0]["metrics"]["val_size"] > 0
+
+    report = kb.client.get(kb.url(f"/intent-models/{first}/report"), headers=kb.headers)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert {"accuracy", "macro_f1", "per_intent", "confusions", "ece", "out_of_scope"} <= set(body)
+    png = kb.client.get(kb.url(f"/intent-models/{first}/reliability.png"), headers=kb.headers)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:4] == b"\x89PNG"
+    assert (
+        kb.client.get(kb.url("/intent-models/nope/report"), headers=kb.headers).status_code == 404
+    )
+    bad = kb.client.post(kb.url("/intents/train?strategy=magic"), headers=kb.headers)
+    assert bad.status_code == 422
+
     missing = kb.client.post(kb.url("/intent-models/nope/activate"), headers=kb.headers)
     assert missing.status_code == 404
     again = kb.client.post(kb.url(f"/intent-models/{first}/activate"), headers=kb.headers)

@@ -1,0 +1,196 @@
+"""ONNX export of a fine-tuned intent classifier, int8 dynamic quantization, and the parity check
+that decides whether the quantized graph may serve.
+
+The serving rule: the int8 graph serves when its top-1 predictions agree with PyTorch's on the
+validation texts for at least ``min_agreement`` of them (99.5 %: "same top-1 within 0.5 %"),
+trying all weights in int8 first and then the feed-forward blocks only; if neither passes, the
+fp32 ONNX graph serves when it passes the same check; otherwise PyTorch serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+MIN_AGREEMENT = 0.995
+
+
+@dataclass(frozen=True)
+class OnnxReport:
+    """What was exported and which graph serves (``serving`` is a file name or ``"torch"``)."""
+
+    serving: str
+    inputs: list[str]
+    int8_scope: str  # "all" weights, "feed_forward" only, or "none" (int8 failed parity)
+    agreement_int8: float
+    agreement_fp32: float
+    max_abs_logit_diff_int8: float
+    parity_texts: int
+
+    def as_manifest(self) -> dict[str, Any]:
+        """The report as stored in ``deskpilot_intent.json`` under ``onnx``."""
+        return asdict(self)
+
+
+def _input_names(tokenizer: Any) -> list[str]:
+    probe = tokenizer(["probe"], return_tensors="np")
+    return [name for name in INPUTS if name in probe]
+
+
+def export_fp32(model: Any, tokenizer: Any, path: Path) -> list[str]:
+    """Export ``model`` (eval mode) to an ONNX graph with dynamic batch and sequence axes."""
+    import torch
+
+    names = _input_names(tokenizer)
+    sample = tokenizer(["how do I activate my card", "hi"], padding=True, return_tensors="pt")
+    args = tuple(sample[name] for name in names)
+    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
+    axes["logits"] = {0: "batch"}
+    model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+    return names
+
+
+def feed_forward_only(source: Path) -> list[str] | None:
+    """The MatMul nodes to leave in fp32 so that only the feed-forward blocks (two thirds of a
+    BERT layer's weights) are quantized; None when the graph's names are not BERT-like."""
+    import onnx
+
+    names = [n.name for n in onnx.load(str(source)).graph.node if n.op_type == "MatMul"]
+    ffn = [
+        n for n in names if "intermediate" in n or ("/output/dense" in n and "attention" not in n)
+    ]
+    return [n for n in names if n not in ffn] if ffn else None
+
+
+def quantize_int8(source: Path, target: Path, exclude: list[str] | None = None) -> None:
+    """Dynamic int8 quantization of the weights, per output channel (activations are quantized
+    on the fly). Per-channel scales halve the logit error of per-tensor ones on our models.
+    ``exclude`` names nodes kept in fp32."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime logs a pre-processing hint on the root logger
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=exclude or [],
+        )
+    finally:
+        root.setLevel(level)
+
+
+def open_session(path: Path, threads: int = 0) -> Any:
+    """An onnxruntime CPU session (``threads`` 0 lets onnxruntime choose)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_logits(
+    session: Any,
+    tokenizer: Any,
+    names: Sequence[str],
+    texts: Sequence[str],
+    max_length: int,
+    batch: int = 64,
+) -> np.ndarray:
+    """Logits from an ONNX session for ``texts`` (padded per batch, truncated to max_length)."""
+    out = []
+    for start in range(0, len(texts), batch):
+        enc = tokenizer(
+            list(texts[start : start + batch]),
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="np",
+        )
+        feed = {name: np.asarray(enc[name], dtype=np.int64) for name in names}
+        out.append(np.asarray(session.run(["logits"], feed)[0], dtype=np.float32))
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def export_and_check(
+    model: Any,
+    tokenizer: Any,
+    folder: Path,
+    parity_texts: Sequence[str],
+    torch_logits: np.ndarray,
+    *,
+    max_length: int,
+    min_agreement: float = MIN_AGREEMENT,
+) -> OnnxReport:
+    """Export fp32 and int8 graphs into ``folder``, compare their top-1 with ``torch_logits`` on
+    ``parity_texts`` and choose the serving graph. Graphs that fail the check are deleted."""
+    fp32, int8 = folder / FP32_FILE, folder / INT8_FILE
+    names = export_fp32(model, tokenizer, fp32)
+    reference = torch_logits.argmax(1) if len(parity_texts) else np.zeros(0)
+
+    def agreement(path: Path) -> tuple[float, float]:
+        if not len(parity_texts):
+            return 1.0, 0.0
+        logits = onnx_logits(open_session(path), tokenizer, names, parity_texts, max_length)
+        diff = float(np.max(np.abs(logits - torch_logits)))
+        return float(np.mean(logits.argmax(1) == reference)), diff
+
+    # Fastest first: every weight in int8; if that moves too many top-1 decisions, only the
+    # feed-forward blocks (attention stays fp32: its errors flip close calls most).
+    scopes: list[tuple[str, list[str] | None]] = [("all", None)]
+    ffn_exclude = feed_forward_only(fp32)
+    if ffn_exclude is not None:
+        scopes.append(("feed_forward", ffn_exclude))
+    scope, agree8, diff8 = "none", 0.0, 0.0
+    for name, exclude in scopes:
+        quantize_int8(fp32, int8, exclude)
+        agree8, diff8 = agreement(int8)
+        if agree8 >= min_agreement:
+            scope = name
+            break
+    agree32, _ = agreement(fp32)
+    if scope != "none":
+        serving = INT8_FILE
+        fp32.unlink()
+    elif agree32 >= min_agreement:
+        serving = FP32_FILE
+        int8.unlink()
+    else:
+        serving = "torch"
+        fp32.unlink()
+        int8.unlink()
+    return OnnxReport(
+        serving=serving,
+        inputs=names,
+        int8_scope=scope,
+        agreement_int8=round(agree8, 5),
+        agreement_fp32=round(agree32, 5),
+        max_abs_logit_diff_int8=round(diff8, 5),
+        parity_texts=len(parity_texts),
+    )
