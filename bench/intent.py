@@ -109,7 +109,7 @@ def _deskpilot(folder: Path, test: Pairs, latency_texts: list[str]) -> dict[str,
         "latency_ms_p50_torch": latency_ms(torch_path.predict, latency_texts)["latency_ms_p50"],
         "train_s": manifest.get("train_s"),
         "serving": serving.backend,
-        "strategy": manifest.get("kind", "finetune"),
+        "strategy": manifest.get("strategy"),
         "epochs": manifest.get("epochs"),
         "onnx_agreement_int8": (manifest.get("onnx") or {}).get("agreement_int8"),
     }
@@ -181,7 +181,7 @@ def clinc150(args: argparse.Namespace) -> dict[str, Any]:
         "overall_accuracy": report["accuracy"],
         "ece": report["ece"],
         "threshold": manifest["threshold"],
-        "strategy": manifest.get("kind"),
+        "strategy": manifest.get("strategy"),
         "train_s": manifest.get("train_s"),
         "report_n": report["n"],
     }
