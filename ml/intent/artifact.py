@@ -1,5 +1,5 @@
-"""Reading an intent model folder: its manifest, its PyTorch classifier, and adding the ONNX
-graphs to a folder trained without them."""
+"""An intent model folder: writing it atomically, reading its manifest and PyTorch classifier,
+and adding the ONNX graphs to a folder trained without them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,58 @@ def add_onnx(model_dir: Path, parity_texts: Sequence[str]) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def save_artifact(
+    model: Any,
+    tokenizer: Any,
+    out_dir: Path,
+    manifest: dict[str, Any],
+    *,
+    parity: tuple[Sequence[str], Any] | None = None,
+    report: dict[str, Any] | None = None,
+) -> Path:
+    """Write weights (safetensors), tokenizer, manifest and, given ``parity`` (validation texts
+    and their PyTorch logits), the checked ONNX graphs into a temporary sibling folder, then
+    rename it to ``out_dir`` (which must not exist): no partial artifact is ever left behind.
+    ``report`` (the validation evaluation report) goes to ``validation/`` with its PNG."""
+    from ml.intent.finetune import SequenceLogits
+    from ml.intent.frozen_head import MeanPoolClassifier, save_head
+    from ml.intent.onnx_export import export_and_check
+    from ml.intent.report import write_report
+
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} already exists")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".tmp-{out_dir.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        if isinstance(model, MeanPoolClassifier):
+            save_head(model, tmp)
+        else:
+            inner: Any = model.model if isinstance(model, SequenceLogits) else model
+            inner.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        manifest = {
+            "version": out_dir.name,
+            "created_at": datetime.now(UTC).isoformat(),
+            **manifest,
+        }
+        if parity is not None:
+            onnx_report = export_and_check(
+                model,
+                tokenizer,
+                tmp,
+                parity[0],
+                parity[1],
+                max_length=int(manifest.get("max_length", 64)),
+            )
+            manifest["onnx"] = onnx_report.as_manifest()
+        if report is not None:
+            write_report(report, tmp / "validation", title="Validation reliability")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

@@ -5,23 +5,18 @@ save it all as a versioned folder written aside and renamed into place."""
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from ml.embeddings.resolve import offline, resolve_model_path
-from ml.intent.artifact import FINETUNE, FROZEN, MANIFEST, MEAN_POOL, SEQCLS
+from ml.intent.artifact import FINETUNE, FROZEN, MEAN_POOL, SEQCLS, save_artifact
 from ml.intent.calibration import (
     choose_threshold,
     expected_calibration_error,
@@ -36,11 +31,9 @@ from ml.intent.frozen_head import (
     embed_texts,
     fit_head,
     refit_head,
-    save_head,
 )
-from ml.intent.onnx_export import export_and_check
 from ml.intent.predictor import decide
-from ml.intent.report import evaluation_report, write_report
+from ml.intent.report import evaluation_report
 
 Progress = Callable[[float, str], None]
 OOS = "out_of_scope"
@@ -298,53 +291,3 @@ def train_intent_model(
     return TrainResult(
         final, classes, temperature, threshold, metrics, epochs, train_s, strategy=strategy
     )
-
-
-def save_artifact(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    out_dir: Path,
-    manifest: dict[str, Any],
-    *,
-    parity: tuple[Sequence[str], np.ndarray] | None = None,
-    report: dict[str, Any] | None = None,
-) -> Path:
-    """Write weights (safetensors), tokenizer, manifest and, given ``parity`` (validation texts
-    and their PyTorch logits), the checked ONNX graphs into a temporary sibling folder, then
-    rename it to ``out_dir`` (which must not exist): no partial artifact is ever left behind.
-    ``report`` (the validation evaluation report) goes to ``validation/`` with its PNG."""
-    if out_dir.exists():
-        raise FileExistsError(f"{out_dir} already exists")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".tmp-{out_dir.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.mkdir()
-        if isinstance(model, MeanPoolClassifier):
-            save_head(model, tmp)
-        else:
-            inner: Any = model.model if isinstance(model, SequenceLogits) else model
-            inner.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
-        manifest = {
-            "version": out_dir.name,
-            "created_at": datetime.now(UTC).isoformat(),
-            **manifest,
-        }
-        if parity is not None:
-            onnx_report = export_and_check(
-                model,
-                tokenizer,
-                tmp,
-                parity[0],
-                parity[1],
-                max_length=int(manifest.get("max_length", 64)),
-            )
-            manifest["onnx"] = onnx_report.as_manifest()
-        if report is not None:
-            write_report(report, tmp / "validation", title="Validation reliability")
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
