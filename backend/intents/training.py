@@ -113,8 +113,7 @@ def _switch(session: Session, product_id: int, model: IntentModel) -> None:
     session.add(model)
 
 
-def activate_version(*, session: Session, product_id: int, version: str) -> IntentModel:
-    """Make ``version`` the product's active model (every API process swaps within seconds)."""
+def _require_version(session: Session, product_id: int, version: str) -> IntentModel:
     model = session.exec(
         select(IntentModel).where(
             IntentModel.product_id == product_id, IntentModel.version == version
@@ -122,6 +121,12 @@ def activate_version(*, session: Session, product_id: int, version: str) -> Inte
     ).first()
     if model is None:
         raise NotFound(f"intent model version '{version}' not found")
+    return model
+
+
+def activate_version(*, session: Session, product_id: int, version: str) -> IntentModel:
+    """Make ``version`` the product's active model (every API process swaps within seconds)."""
+    model = _require_version(session, product_id, version)
     if not Path(model.path).is_dir():
         raise InvalidInput(f"the files of version '{version}' are missing from {model.path}")
     _switch(session, product_id, model)
@@ -143,13 +148,7 @@ def list_models(*, session: Session, product_id: int) -> list[IntentModel]:
 
 def model_report_file(*, session: Session, product_id: int, version: str, name: str) -> Path:
     """A file of the version's validation report (``report.json`` or ``reliability.png``)."""
-    model = session.exec(
-        select(IntentModel).where(
-            IntentModel.product_id == product_id, IntentModel.version == version
-        )
-    ).first()
-    if model is None:
-        raise NotFound(f"intent model version '{version}' not found")
+    model = _require_version(session, product_id, version)
     path = Path(model.path) / "validation" / name
     if not path.is_file():
         raise NotFound(

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from transformers import get_linear_schedule_with_warmup
 
+from ml.intent.batching import batched, encode, encoder_inputs
+
 Progress = Callable[[float, str], None]
 
 
@@ -32,9 +34,7 @@ class SequenceLogits(torch.nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits for a tokenised batch."""
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
+        kwargs = encoder_inputs(input_ids, attention_mask, token_type_ids)
         logits: torch.Tensor = self.model(**kwargs).logits
         return logits
 
@@ -52,18 +52,12 @@ def logits_for(
 ) -> np.ndarray:
     """Raw logits of a logits-returning module for ``texts`` (eval mode, no gradients)."""
     model.eval()
-    out = []
     with torch.inference_mode():
-        for idx in batches(len(texts), batch, None):
-            enc = tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            )
-            out.append(model(**enc).float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+        return batched(
+            lambda chunk: model(**encode(tokenizer, chunk, max_length)).float().numpy(),
+            texts,
+            batch,
+        )
 
 
 def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -112,13 +106,7 @@ def fine_tune(
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         for rows in batches(len(texts), config.batch_size, rng):
-            enc = tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=config.max_length,
-                return_tensors="pt",
-            )
+            enc = encode(tokenizer, [texts[i] for i in rows], config.max_length)
             loss = loss_fn(model(**enc), torch.tensor(y[rows]))
             optimizer.zero_grad()
             loss.backward()

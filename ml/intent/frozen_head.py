@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml.intent.batching import batched, encode, encoder_inputs
+
 HEAD_FILE = "head.safetensors"
 C_GRID = (1.0, 4.0, 16.0, 64.0)  # inverse L2 strength; best on validation accuracy wins
 
@@ -36,9 +38,7 @@ class MeanPoolClassifier(torch.nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sentence embeddings (unit length) for a tokenised batch."""
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
+        kwargs = encoder_inputs(input_ids, attention_mask, token_type_ids)
         hidden = self.encoder(**kwargs).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -64,18 +64,12 @@ def embed_texts(
 ) -> np.ndarray:
     """Embeddings for ``texts`` with the frozen encoder (no gradients)."""
     model.eval()
-    out = []
     with torch.inference_mode():
-        for start in range(0, len(texts), batch):
-            enc = tokenizer(
-                list(texts[start : start + batch]),
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            )
-            out.append(model.embed(**enc).float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+        return batched(
+            lambda chunk: model.embed(**encode(tokenizer, chunk, max_length)).float().numpy(),
+            texts,
+            batch,
+        )
 
 
 def _install(model: MeanPoolClassifier, clf: Any, n_features: int) -> None:

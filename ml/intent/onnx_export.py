@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ml.intent.batching import batched, encode
+
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -124,18 +126,17 @@ def onnx_logits(
     batch: int = 64,
 ) -> np.ndarray:
     """Logits from an ONNX session for ``texts`` (padded per batch, truncated to max_length)."""
-    out = []
-    for start in range(0, len(texts), batch):
-        enc = tokenizer(
-            list(texts[start : start + batch]),
-            padding=True,
-            truncation=True,
-            max_length=max_length,
-            return_tensors="np",
-        )
-        feed = {name: np.asarray(enc[name], dtype=np.int64) for name in names}
-        out.append(np.asarray(session.run(["logits"], feed)[0], dtype=np.float32))
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+    return batched(
+        lambda chunk: run_graph(session, encode(tokenizer, chunk, max_length, "np"), names),
+        texts,
+        batch,
+    )
+
+
+def run_graph(session: Any, encoded: Any, names: Sequence[str]) -> np.ndarray:
+    """Logits of one tokenised (numpy) batch through an ONNX session."""
+    feed = {name: np.asarray(encoded[name], dtype=np.int64) for name in names}
+    return np.asarray(session.run(["logits"], feed)[0], dtype=np.float32)
 
 
 def export_and_check(

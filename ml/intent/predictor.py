@@ -17,6 +17,7 @@ import numpy as np
 
 from ml.embeddings.resolve import offline
 from ml.intent.artifact import MANIFEST, load_torch_classifier, read_manifest
+from ml.intent.batching import encode
 from ml.intent.calibration import softmax
 from ml.interfaces import IntentPrediction
 
@@ -101,24 +102,13 @@ class IntentPredictor:
         if self.backend == "torch":
             import torch
 
-            enc = self._tokenizer(
-                list(texts),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            )
             with torch.inference_mode():
+                enc = encode(self._tokenizer, texts, self.max_length)
                 return np.asarray(self._model(**enc).float().numpy())
-        enc = self._tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="np",
-        )
-        feed = {name: np.asarray(enc[name], dtype=np.int64) for name in self._inputs}
-        return np.asarray(self._model.run(["logits"], feed)[0], dtype=np.float32)
+        from ml.intent.onnx_export import run_graph
+
+        enc = encode(self._tokenizer, texts, self.max_length, "np")
+        return run_graph(self._model, enc, self._inputs)
 
     def threshold_for(self, intent: str) -> float:
         """The confidence below which a prediction of ``intent`` counts as out of scope."""

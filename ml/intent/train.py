@@ -80,15 +80,9 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@dataclass
-class _TunePhase:
-    """Maps the fine-tune loop's 0-0.9 progress onto what is left after the linear probe."""
-
-    config: TrainConfig
-    start: float
-
-    def report(self, outer: Progress) -> Progress:
-        return lambda f, m: outer(self.start + f * (0.9 - self.start) / 0.9, m)
+def _rescaled(outer: Progress, start: float) -> Progress:
+    """Map the fine-tune loop's 0-0.9 progress onto what is left after ``start``."""
+    return lambda f, m: outer(start + f * (0.9 - start) / 0.9, m)
 
 
 def _head_logits(model: MeanPoolClassifier, x: np.ndarray, n_classes: int) -> np.ndarray:
@@ -195,6 +189,7 @@ def train_intent_model(
     start = time.monotonic()
     model: torch.nn.Module
     extra: dict[str, float] = {}
+    tune_from = 0.0  # where the fine-tune loop's progress starts
     if strategy == SEQCLS:
         model = SequenceLogits(
             AutoModelForSequenceClassification.from_pretrained(
@@ -204,18 +199,7 @@ def train_intent_model(
                 label2id=index,
             )
         )
-        epochs, best_acc = fine_tune(
-            model,
-            tokenizer,
-            train_texts,
-            y,
-            val_texts,
-            val_y,
-            weights=weights,
-            config=config,
-            report=report,
-        )
-        val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
+        epochs, best_acc = 0, -1.0
     else:
         # Linear probe on the frozen encoder; for "finetune" it is the starting point of a full
         # fine-tune (LP-FT: a trained head keeps the first updates from wrecking the encoder).
@@ -225,32 +209,32 @@ def train_intent_model(
         val_x = embed_texts(model, tokenizer, val_texts, config.max_length)
         report(0.08 if strategy == FINETUNE else 0.75, "fitting the linear head")
         extra = fit_head(model, train_x, y, val_x, val_y, seed=config.seed)
-        epochs, best_acc = 1, extra["head_val_accuracy"]
-        if strategy == FINETUNE:
-            tuned = _TunePhase(config, start=0.1)
-            epochs, best_acc = fine_tune(
+        epochs, best_acc, tune_from = 1, extra["head_val_accuracy"], 0.1
+    if strategy in (SEQCLS, FINETUNE):
+        epochs, best_acc = fine_tune(
+            model,
+            tokenizer,
+            train_texts,
+            y,
+            val_texts,
+            val_y,
+            weights=weights,
+            config=config,
+            report=_rescaled(report, tune_from),
+            initial_accuracy=best_acc,
+        )
+        val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
+    else:
+        assert isinstance(model, MeanPoolClassifier)
+        val_logits = _head_logits(model, val_x, len(classes))
+        if len(val_y):
+            refit_head(
                 model,
-                tokenizer,
-                train_texts,
-                y,
-                val_texts,
-                val_y,
-                weights=weights,
-                config=config,
-                report=tuned.report(report),
-                initial_accuracy=best_acc,
+                np.concatenate([train_x, val_x]),
+                np.concatenate([y, val_y]),
+                c=extra["head_C"],
+                seed=config.seed,
             )
-            val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
-        else:
-            val_logits = _head_logits(model, val_x, len(classes))
-            if len(val_y):
-                refit_head(
-                    model,
-                    np.concatenate([train_x, val_x]),
-                    np.concatenate([y, val_y]),
-                    c=extra["head_C"],
-                    seed=config.seed,
-                )
     train_s = time.monotonic() - start
     report(0.92, "calibrating")
     temperature, threshold, thresholds, metrics = _calibrate(val_logits, val_y, classes, config)
