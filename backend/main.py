@@ -13,7 +13,9 @@ from fastapi import FastAPI, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from backend.answers.llm import LLMRuntime
 from backend.api.router import build_api_router
+from backend.conversations.bus import make_bus
 from backend.core.db import make_engine
 from backend.core.errors import install_error_handlers
 from backend.core.metrics import Metrics, install_metrics
@@ -21,7 +23,9 @@ from backend.core.models_registry import import_all_models
 from backend.core.settings import Settings, get_settings
 from backend.intents.runtime import IntentRuntime
 from backend.knowledge.runtime import KnowledgeRuntime
+from backend.openai_api import routes as openai_routes
 from backend.system.readiness import broker_check, database_check
+from backend.widget.cors import WidgetCORSMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,16 +47,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         intents = IntentRuntime(settings, engine)
         await run_in_threadpool(intents.preload)
         app.state.intents = intents
+        llm = LLMRuntime(settings)
+        await llm.start()
+        app.state.llm = llm
         app.state.readiness_checks = {
             "database": database_check(engine),
             "broker": broker_check(),
             "embedder": lambda: knowledge.embedder.name,
             "index": knowledge.status,
             "intent_model": intents.status,
+            "generator": llm.status,
         }
+        app.state.events = make_bus(settings)  # wakes SSE streams (Redis across processes)
+        await app.state.events.start()
         try:
             yield
         finally:
+            await app.state.events.stop()
+            await llm.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -65,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     install_metrics(app, metrics)
+    app.add_middleware(WidgetCORSMiddleware)
     app.include_router(build_api_router())
+    app.include_router(openai_routes.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

@@ -19,6 +19,8 @@ os.environ.update(
         "DESKPILOT_ENV": "test",
         "DESKPILOT_DATA_DIR": str(_TMP / "var"),
         "DESKPILOT_BROKER_URL": "memory://",
+        # No generator unless a test brings one (a fake, or tests/live's real vLLM).
+        "DESKPILOT_LLM_BASE_URL": "",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }

@@ -6,6 +6,8 @@ import uuid
 
 from sqlmodel import Session
 
+from backend.conversations import service as conversations
+from backend.conversations.models import Conversation, ConversationStatus
 from backend.core.settings import Settings
 from backend.jobs import service as jobs
 from backend.jobs.models import Job
@@ -54,3 +56,23 @@ def auth(user: User, settings: Settings) -> dict[str, str]:
 
 def make_job(session: Session, product: Product, kind: str = "selfcheck") -> Job:
     return jobs.create_job(session=session, kind=kind, product_id=product.id, params={"steps": 1})
+
+
+def make_conversation(
+    session: Session,
+    product: Product,
+    *,
+    status: ConversationStatus = ConversationStatus.bot,
+    visitor_id: str | None = None,
+) -> Conversation:
+    conversation = conversations.create_conversation(
+        session=session,
+        product_id=product.id or 0,
+        visitor_id=visitor_id or f"v-{uuid.uuid4().hex[:12]}",
+    )
+    if status != ConversationStatus.bot:
+        outcome = "resolved" if status == ConversationStatus.closed else None
+        conversations.set_status(
+            session=session, conversation=conversation, status=status, outcome=outcome
+        )
+    return conversation

@@ -58,3 +58,19 @@ def test_startup_order_and_healthchecks(compose: dict[str, Any]) -> None:
 def test_data_volumes(compose: dict[str, Any]) -> None:
     assert {"deskpilot-data", "postgres-data", "redis-data"} <= set(compose["volumes"])
     assert "postgres-data:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+
+
+def test_vllm_service_on_a_gpu_feeds_the_api(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    vllm = services["vllm"]
+    devices = vllm["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"] and devices[0]["driver"] == "nvidia"
+    assert "/health" in " ".join(vllm["healthcheck"]["test"])
+    served = vllm["command"][vllm["command"].index("--served-model-name") + 1]
+    env = services["api"]["environment"]
+    assert env["DESKPILOT_LLM_BASE_URL"] == "http://vllm:8000/v1"
+    assert env["DESKPILOT_LLM_MODEL"] == served
+    assert env["DESKPILOT_VLLM_AUTOSTART"] == "false"
+    assert env["DESKPILOT_REDIS_URL"].startswith("redis://redis:6379")
+    # the API does not wait for the model to load: it answers without it meanwhile
+    assert "vllm" not in services["api"]["depends_on"]

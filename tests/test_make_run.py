@@ -39,6 +39,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         DESKPILOT_DATA_DIR=str(data_dir),
         DESKPILOT_ADMIN_EMAIL="owner@example.com",
         DESKPILOT_ADMIN_PASSWORD="smoke-test-password",
+        # tests/live starts vLLM through the same code (backend/cli/vllm_proc.py); here it
+        # would only hold 4 GiB and a core while the demo model trains
+        DESKPILOT_VLLM_AUTOSTART="false",
     )
     log = open(tmp_path / "make-run.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -110,4 +113,5 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     wait_for(lambda: not _processes_using(data_dir), 30, "every child to exit")
     output = (tmp_path / "make-run.log").read_text()
     assert "deskpilot is running" in output and f"{base}/docs" in output
+    assert "not starting the local vLLM server: DESKPILOT_VLLM_AUTOSTART is off" in output
     assert "smoke-test-password" not in output  # a password from the environment is never echoed

@@ -81,8 +81,20 @@ def _product_id_from_job(session: Session, job_id: int) -> int:
     return job.product_id
 
 
+def _product_id_from_conversation(session: Session, conversation_id: int) -> int:
+    from backend.conversations.models import Conversation
+
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation.product_id
+
+
 # Path parameters that name a product-scoped object, and how to find its product.
-PRODUCT_RESOLVERS: dict[str, Callable[[Session, int], int]] = {"job_id": _product_id_from_job}
+PRODUCT_RESOLVERS: dict[str, Callable[[Session, int], int]] = {
+    "job_id": _product_id_from_job,
+    "conversation_id": _product_id_from_conversation,
+}
 
 
 def _resolve_product(request: Request, session: Session) -> Product:

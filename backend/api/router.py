@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from backend.answers import routes as answers
 from backend.api.deps import require_product_admin
+from backend.conversations import agent_routes
 from backend.intents import routes as intents
 from backend.jobs import routes as jobs
 from backend.knowledge import routes as knowledge
+from backend.openai_api import admin_routes as api_keys
 from backend.products import routes as products
 from backend.system import routes as system
 from backend.users import routes as users
+from backend.widget import routes as widget
 
 # Every router listed here is mounted under /api/v1/admin behind require_product_admin.
 ADMIN_ROUTERS = [
@@ -18,6 +22,9 @@ ADMIN_ROUTERS = [
     jobs.admin_router,
     knowledge.admin_router,
     intents.admin_router,
+    api_keys.admin_router,
+    widget.admin_router,
+    answers.admin_router,
 ]
 
 
@@ -32,4 +39,7 @@ def build_api_router() -> APIRouter:
     for router in ADMIN_ROUTERS:
         admin.include_router(router)
     api.include_router(admin)
+    api.include_router(agent_routes.router)
+    api.include_router(widget.router)
+    api.include_router(answers.widget_router)
     return api

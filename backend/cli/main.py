@@ -12,9 +12,11 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from backend.cli.apikey import apikey_app
 from backend.cli.common import console, db_session, fail, settings_or_exit
 from backend.cli.intent import intent_app
 from backend.cli.kb import kb_app
+from backend.cli.sitekey import sitekey_app
 from backend.cli.up import up_command
 
 app = typer.Typer(
@@ -30,6 +32,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(product_app, name="product")
 app.add_typer(kb_app, name="kb")
 app.add_typer(intent_app, name="intent")
+app.add_typer(sitekey_app, name="sitekey")
+app.add_typer(apikey_app, name="apikey")
 app.command("up")(up_command)
 
 
@@ -51,6 +55,9 @@ def serve(
         reload=reload,
         log_level=s.log_level.lower(),
         proxy_headers=True,
+        # Open event streams (SSE) never finish on their own: on shutdown, cut them after a few
+        # seconds (clients reconnect elsewhere with Last-Event-ID) instead of waiting forever.
+        timeout_graceful_shutdown=8,
     )
 
 

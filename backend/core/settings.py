@@ -82,6 +82,33 @@ class Settings(BaseSettings):
     index_poll_s: float = Field(
         2.0, gt=0, description="How often the API checks for a newly activated index."
     )
+    redis_url: str = Field(
+        "",
+        description="Redis for the live conversation events across API processes; empty means "
+        "in-process (one API process, the embedded default).",
+    )
+    visitor_token_hours: int = Field(
+        720, ge=1, description="Lifetime of a widget visitor token (the visitor's identity)."
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8001/v1",
+        description="OpenAI-compatible server that generates answers (vLLM); empty disables it.",
+    )
+    llm_model: str = Field(
+        "smollm2-135m-instruct", description="Model name sent to the generator server."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for the generator server.")
+    llm_connect_timeout_s: float = Field(2.0, gt=0, description="Generator connect timeout.")
+    llm_read_timeout_s: float = Field(
+        20.0, gt=0, description="Longest wait for the generator's next token (a stall)."
+    )
+    llm_retries: int = Field(1, ge=0, le=5, description="Retries before the first token only.")
+    llm_health_interval_s: float = Field(
+        5.0, gt=0, description="How often the API checks that the generator is up."
+    )
+    vllm_autostart: bool = Field(
+        True, description="`up` (make run) starts the local vLLM-CPU server from infra/vllm."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )

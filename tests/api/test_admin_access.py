@@ -64,6 +64,8 @@ def world(session: Session, settings: Settings) -> World:
         "intent_id": 999999,
         "example_id": 999999,
         "version": "no-such-version",
+        "api_key_id": 999999,
+        "site_key_id": 999999,
     }
     return World(headers, params)
 

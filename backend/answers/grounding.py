@@ -1,0 +1,157 @@
+"""What an answer stands on: product-scoped retrieval boosted by the predicted intent, the fast
+path (an approved FAQ answer sent as is), the extractive fallback, and the sources list.
+
+The intent gate is more accurate than retrieval on short questions (BANKING77: 93 % top-1 against
+78 % recall@1), so when the gate is confident and the best hit is not from the predicted intent's
+FAQ category, the best entry of that category is moved to the top.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from backend.answers.models import AssistantSettingsBase
+from ml.interfaces import IntentPrediction, ScoredChunk
+
+RESERVED = {"human_agent", "complaint", "greeting", "thanks", "goodbye", "out_of_scope"}
+SNIPPET_CHARS = 280
+
+
+class Searcher(Protocol):
+    """What the answer pipeline needs from the knowledge runtime."""
+
+    def search(
+        self, product_id: int, query: str, k: int = 5, *, filters: dict[str, Any] | None = None
+    ) -> tuple[str | None, list[ScoredChunk]]: ...
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The hits for one message, best first, and how they were found."""
+
+    index_version: str | None
+    hits: list[ScoredChunk] = field(default_factory=list)
+    boosted_intent: str | None = None
+
+    def trace(self) -> dict[str, Any]:
+        """The retrieval part of a message trace."""
+        return {
+            "index_version": self.index_version,
+            "boosted_intent": self.boosted_intent,
+            "hits": [
+                {
+                    "chunk_id": h.chunk.id,
+                    "rank": h.rank,
+                    "score": round(h.score, 5),
+                    **{name: round(float(v), 4) for name, v in h.details.items()},
+                    "kind": h.chunk.metadata.get("kind"),
+                    "category": h.chunk.metadata.get("category"),
+                }
+                for h in self.hits
+            ],
+        }
+
+
+def _boostable(prediction: IntentPrediction | None, min_confidence: float) -> str | None:
+    if prediction is None or prediction.is_out_of_scope or prediction.intent in RESERVED:
+        return None
+    return prediction.intent if prediction.confidence >= min_confidence else None
+
+
+def retrieve(
+    knowledge: Searcher,
+    *,
+    product_id: int,
+    query: str,
+    prediction: IntentPrediction | None,
+    min_confidence: float,
+    k: int = 5,
+) -> Retrieved:
+    """Hybrid search, with the predicted intent's best FAQ entry first when the gate is sure."""
+    version, hits = knowledge.search(product_id, query, k)
+    intent = _boostable(prediction, min_confidence)
+    if intent is None or not hits or hits[0].chunk.metadata.get("category") == intent:
+        return Retrieved(version, hits)
+    _, best = knowledge.search(product_id, query, 1, filters={"category": [intent]})
+    if not best:
+        return Retrieved(version, hits)
+    top = best[0]
+    rest = [h for h in hits if h.chunk.id != top.chunk.id][: k - 1]
+    ranked = [ScoredChunk(h.chunk, h.score, i, h.details) for i, h in enumerate([top, *rest], 1)]
+    return Retrieved(version, ranked, boosted_intent=intent)
+
+
+def fast_path_hit(
+    retrieved: Retrieved, prediction: IntentPrediction | None, config: AssistantSettingsBase
+) -> ScoredChunk | None:
+    """The FAQ entry to answer with at once, if the match is confident enough."""
+    if not retrieved.hits:
+        return None
+    top = retrieved.hits[0]
+    if top.chunk.metadata.get("kind") != "faq" or not top.chunk.metadata.get("answer"):
+        return None
+    same_intent = (
+        prediction is not None
+        and not prediction.is_out_of_scope
+        and prediction.intent == top.chunk.metadata.get("category")
+        and prediction.confidence >= config.fast_path_min_confidence
+    )
+    similar = float(top.details.get("dense", 0.0)) >= config.fast_path_min_similarity
+    return top if same_intent or similar else None
+
+
+def approved_answer(hit: ScoredChunk) -> str:
+    """The FAQ entry's approved answer text."""
+    return str(hit.chunk.metadata.get("answer") or hit.chunk.text).strip()
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def extractive_answer(retrieved: Retrieved) -> tuple[str, ScoredChunk] | None:
+    """Without the generator: the best FAQ answer, or the first sentences of the best passage
+    (cited as [1]); None when nothing was retrieved."""
+    if not retrieved.hits:
+        return None
+    top = retrieved.hits[0]
+    if top.chunk.metadata.get("kind") == "faq":
+        return approved_answer(top), top
+    sentences = _SENTENCE.split(" ".join(top.chunk.text.split()))
+    text = " ".join(sentences[:2])[:600].strip()
+    return f"{text} [1]", top
+
+
+def source(hit: ScoredChunk, *, number: int, kind: str) -> dict[str, Any]:
+    """One entry of the ``sources`` event: ``answer`` (fast path), ``cited`` or ``related``."""
+    meta = hit.chunk.metadata
+    text = " ".join(approved_answer(hit).split()) if meta.get("kind") == "faq" else hit.chunk.text
+    snippet = " ".join(text.split())
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return {
+        "number": number,
+        "chunk_id": hit.chunk.id,
+        "title": hit.chunk.title or str(meta.get("question") or ""),
+        "url": meta.get("url"),
+        "snippet": snippet,
+        "kind": kind,
+        "score": round(hit.score, 5),
+    }
+
+
+def fallback_topics(retrieved: Retrieved, limit: int = 3) -> str:
+    """A short human list of what the bot can help with, for the fallback reply: the topics of
+    the nearest FAQ entries (so it stays close to what the visitor asked)."""
+    topics: list[str] = []
+    for hit in retrieved.hits:
+        category = hit.chunk.metadata.get("category")
+        if category and category not in RESERVED:
+            topic = str(category).replace("_", " ").replace("-", " ")
+            if topic not in topics:
+                topics.append(topic)
+    topics = topics[:limit]
+    if not topics:
+        return "this product"
+    return ", ".join(topics[:-1]) + (" and " if len(topics) > 1 else "") + topics[-1]

@@ -1,0 +1,70 @@
+"""Per-product answer settings: the policy thresholds and the bot's fixed replies.
+
+A product without a row uses the defaults below; ``PUT /admin/products/{id}/assistant`` stores
+one. The threshold defaults were chosen on validation data (see docs in README, "Answer policy").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from backend.core.db import utcnow
+
+DEFAULT_REPLIES = {
+    "greeting_reply": "Hi! I'm the {product} assistant. What can I help you with?",
+    "thanks_reply": "You're welcome! Anything else I can help with?",
+    "goodbye_reply": "Goodbye, and thanks for getting in touch!",
+    "handoff_reply": (
+        "I'm passing you to a member of our team. Someone will reply here as soon as possible."
+    ),
+    "fallback_reply": (
+        "Sorry, I can't help with that. I can answer questions about {topics}. "
+        "If you'd like to talk to a person, just ask."
+    ),
+}
+
+
+class AssistantSettingsBase(SQLModel):
+    # Below this calibrated intent confidence the bot does not answer (fallback).
+    min_confidence: float = Field(default=0.30, ge=0.0, le=1.0)
+    # The approved FAQ answer is sent at once (no LLM) when the intent is at least this confident
+    # and the best FAQ entry belongs to that intent...
+    fast_path_min_confidence: float = Field(default=0.60, ge=0.0, le=1.0)
+    # ...or when the best FAQ entry's dense similarity alone is at least this high.
+    fast_path_min_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
+    persona: str = Field(default="", max_length=2000, sa_column=Column(Text, nullable=False))
+    max_answer_tokens: int = Field(default=256, ge=16, le=4096)
+    prompt_token_budget: int = Field(default=1500, ge=256, le=100_000)
+    greeting_reply: str = Field(default=DEFAULT_REPLIES["greeting_reply"], max_length=2000)
+    thanks_reply: str = Field(default=DEFAULT_REPLIES["thanks_reply"], max_length=2000)
+    goodbye_reply: str = Field(default=DEFAULT_REPLIES["goodbye_reply"], max_length=2000)
+    handoff_reply: str = Field(default=DEFAULT_REPLIES["handoff_reply"], max_length=2000)
+    fallback_reply: str = Field(default=DEFAULT_REPLIES["fallback_reply"], max_length=2000)
+
+
+class AssistantSettings(AssistantSettingsBase, table=True):
+    __tablename__ = "assistant_settings"
+
+    product_id: int = Field(foreign_key="product.id", primary_key=True, ondelete="CASCADE")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AssistantSettingsUpdate(SQLModel):
+    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    fast_path_min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    fast_path_min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    persona: str | None = Field(default=None, max_length=2000)
+    max_answer_tokens: int | None = Field(default=None, ge=16, le=4096)
+    prompt_token_budget: int | None = Field(default=None, ge=256, le=100_000)
+    greeting_reply: str | None = Field(default=None, min_length=1, max_length=2000)
+    thanks_reply: str | None = Field(default=None, min_length=1, max_length=2000)
+    goodbye_reply: str | None = Field(default=None, min_length=1, max_length=2000)
+    handoff_reply: str | None = Field(default=None, min_length=1, max_length=2000)
+    fallback_reply: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class AssistantSettingsPublic(AssistantSettingsBase):
+    product_id: int

@@ -1,0 +1,307 @@
+"""One bot turn: classify, decide, retrieve, answer (fast path, LLM or extractive), and record
+the full trace. ``run`` yields typed events in the documented order; the caller persists
+``result`` (also when the client went away) and then sends ``done``.
+
+Events: ``meta`` (intent, confidence, route) · ``token``… · ``replace`` (only when the
+post-check changed text already streamed) · ``error`` (only on a generator failure; the text
+streamed so far is dropped and the fallback answer follows as tokens) · ``sources``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+
+from backend.answers import grounding
+from backend.answers.llm import LLMRuntime
+from backend.answers.models import AssistantSettingsBase
+from backend.answers.policy import Decision, Route, decide
+from backend.answers.trace import intent_trace, meta_fields
+from backend.conversations.models import ConversationStatus
+from ml.generation.client import Finished, TextDelta
+from ml.generation.errors import GeneratorError
+from ml.generation.guards import StreamGuard
+from ml.generation.prompt import Passage, build_prompt
+from ml.interfaces import ChatMessage, IntentPrediction
+
+log = logging.getLogger(__name__)
+GENERATION_FAILED = "The answer could not be completed; here is what our help pages say."
+Event = tuple[str, dict[str, Any]]
+Predict = Callable[[int, str], tuple[str | None, IntentPrediction | None]]
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """The visitor message to answer, already persisted, and its context."""
+
+    product_id: int
+    product_name: str
+    status: ConversationStatus
+    text: str
+    history: list[ChatMessage] = field(default_factory=list)
+    persist_ms: float = 0.0
+
+
+@dataclass
+class TurnResult:
+    """What the turn produced so far (persisted by the caller, even after a disconnect)."""
+
+    text: str = ""
+    route: str = ""
+    new_status: ConversationStatus | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def silent(self) -> bool:
+        """True when the bot must not reply (a person handles the conversation)."""
+        return self.route == Route.silent.value
+
+
+class AnswerPipeline:
+    """Runs one turn with the process's runtimes and the product's answer settings."""
+
+    def __init__(
+        self,
+        *,
+        predict: Predict,
+        knowledge: grounding.Searcher,
+        llm: LLMRuntime,
+        config: AssistantSettingsBase,
+    ) -> None:
+        self.predict = predict
+        self.knowledge = knowledge
+        self.llm = llm
+        self.config = config
+        self.result = TurnResult()
+        self._t0 = time.perf_counter()
+        self._latency: dict[str, float] = {}
+
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self._latency[stage] = round((now - since) * 1000, 2)
+        return now
+
+    async def run(self, req: TurnRequest) -> AsyncIterator[Event]:
+        """The turn's events, in order (see the module docstring)."""
+        self._t0 = t = time.perf_counter()
+        self._latency["persist"] = round(req.persist_ms, 2)
+        trace = self.result.trace
+        version, prediction = await run_in_threadpool(self.predict, req.product_id, req.text)
+        t = self._lap("classify", t)
+        decision = decide(
+            status=req.status, prediction=prediction, min_confidence=self.config.min_confidence
+        )
+        trace.update(intent_trace(version, prediction, decision))
+        retrieved = grounding.Retrieved(None)
+        if decision.route in (Route.answer, Route.fallback):
+            retrieved = await run_in_threadpool(
+                grounding.retrieve,
+                self.knowledge,
+                product_id=req.product_id,
+                query=req.text,
+                prediction=prediction,
+                min_confidence=self.config.min_confidence,
+            )
+            t = self._lap("retrieve", t)
+            trace["retrieval"] = retrieved.trace()
+        try:
+            async for event in self._answer(req, decision, prediction, retrieved):
+                yield event
+        finally:
+            self._latency["total"] = round((time.perf_counter() - self._t0) * 1000, 2)
+            trace["latency_ms"] = self._latency
+            trace["sources"] = self.result.sources
+
+    async def _answer(
+        self,
+        req: TurnRequest,
+        decision: Decision,
+        prediction: IntentPrediction | None,
+        retrieved: grounding.Retrieved,
+    ) -> AsyncIterator[Event]:
+        result, config = self.result, self.config
+        meta = {**meta_fields(prediction, decision), "llm_available": self.llm.healthy}
+        if decision.route == Route.silent:
+            result.route = Route.silent.value
+            yield "meta", {**meta, "route": result.route}
+            return
+        if decision.route != Route.answer:
+            result.route = decision.route.value
+            if decision.route == Route.handoff:
+                result.new_status = ConversationStatus.waiting_for_agent
+            text = self._fixed_reply(decision, req, retrieved)
+            yield "meta", {**meta, "route": result.route}
+            async for event in self._emit_fixed(text):
+                yield event
+            yield "sources", {"sources": []}
+            return
+        hit = grounding.fast_path_hit(retrieved, prediction, config)
+        if hit is not None:
+            result.route = "fast_path"
+            result.sources = [grounding.source(hit, number=1, kind="answer")]
+            result.trace["cited"] = [hit.chunk.id]
+            result.trace["grounded"] = True
+            yield "meta", {**meta, "route": result.route}
+            async for event in self._emit_fixed(grounding.approved_answer(hit)):
+                yield event
+            yield "sources", {"sources": result.sources}
+            return
+        if not retrieved.hits or not self.llm.healthy or self.llm.client is None:
+            result.route = "extractive" if retrieved.hits else "fallback"
+            yield "meta", {**meta, "route": result.route}
+            async for event in self._emit_extractive(req, retrieved):
+                yield event
+            return
+        result.route = "llm"
+        yield "meta", {**meta, "route": result.route, "model": self.llm.model}
+        async for event in self._generate(req, retrieved):
+            yield event
+
+    def _fixed_reply(
+        self, decision: Decision, req: TurnRequest, retrieved: grounding.Retrieved
+    ) -> str:
+        template = str(getattr(self.config, decision.reply_key or "fallback_reply"))
+        return template.replace("{product}", req.product_name).replace(
+            "{topics}", grounding.fallback_topics(retrieved)
+        )
+
+    async def _emit_fixed(self, text: str) -> AsyncIterator[Event]:
+        self.result.text = text
+        self._latency.setdefault("first_token", self._since_start())
+        yield "token", {"text": text}
+
+    def _since_start(self) -> float:
+        return round((time.perf_counter() - self._t0) * 1000, 2)
+
+    async def _emit_extractive(
+        self, req: TurnRequest, retrieved: grounding.Retrieved
+    ) -> AsyncIterator[Event]:
+        """The answer without the generator: best FAQ answer or passage, else the fallback."""
+        found = grounding.extractive_answer(retrieved)
+        if found is None:
+            reply_key = "fallback_reply"
+            text = self._fixed_reply(Decision(Route.fallback, "", reply_key), req, retrieved)
+            self.result.trace["grounded"] = False
+            async for event in self._emit_fixed(text):
+                yield event
+            yield "sources", {"sources": []}
+            return
+        text, hit = found
+        self.result.sources = [grounding.source(hit, number=1, kind="answer")]
+        self.result.trace.update(cited=[hit.chunk.id], grounded=True)
+        async for event in self._emit_fixed(text):
+            yield event
+        yield "sources", {"sources": self.result.sources}
+
+    async def _generate(
+        self, req: TurnRequest, retrieved: grounding.Retrieved
+    ) -> AsyncIterator[Event]:
+        """Stream from the generator through the guard; on failure, error then extractive."""
+        assert self.llm.client is not None
+        result, trace = self.result, self.result.trace
+        passages = [
+            Passage(
+                number=i,
+                chunk_id=h.chunk.id,
+                title=h.chunk.title,
+                text=h.chunk.text,
+                url=h.chunk.metadata.get("url"),
+            )
+            for i, h in enumerate(retrieved.hits, 1)
+        ]
+        t = time.perf_counter()
+        prompt = build_prompt(
+            question=req.text,
+            passages=passages,
+            history=req.history,
+            product_name=req.product_name,
+            persona=self.config.persona or None,
+            token_budget=self.config.prompt_token_budget,
+        )
+        t = self._lap("prompt", t)
+        guard = StreamGuard(
+            system_prompt=prompt.system, allowed_urls=prompt.allowed_urls, n_passages=len(passages)
+        )
+        gen: dict[str, Any] = {
+            "model": self.llm.model,
+            "prompt_version": prompt.version,
+            "prompt_tokens_estimate": prompt.estimated_tokens,
+            "history_used": prompt.history_used,
+            # the exact messages sent: a turn can be replayed and audited from its trace
+            "prompt": [{"role": m.role, "content": m.content} for m in prompt.messages],
+            "max_tokens": self.config.max_answer_tokens,
+        }
+        trace["generator"] = gen
+        stream = self.llm.client.stream_events(
+            prompt.messages, max_tokens=self.config.max_answer_tokens
+        )
+        try:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    self._latency.setdefault("first_token", self._since_start())
+                    safe = guard.feed(event.text)
+                    result.text = guard.emitted
+                    if safe:
+                        yield "token", {"text": safe}
+                elif isinstance(event, Finished):
+                    gen.update(
+                        finish_reason=event.finish_reason,
+                        prompt_tokens=event.prompt_tokens,
+                        completion_tokens=event.completion_tokens,
+                    )
+        except GeneratorError as exc:
+            if exc.retryable:
+                self.llm.mark_down()
+            trace["error"] = {"code": type(exc).__name__, "message": str(exc)}
+            trace["partial_text"] = guard.emitted
+            log.warning("generation failed: %s", exc)
+            yield (
+                "error",
+                {
+                    "code": "generation_failed",
+                    "message": GENERATION_FAILED,
+                    "discard_partial": True,
+                },
+            )
+            result.route = "extractive"
+            trace["route_after_error"] = "extractive"
+            async for item in self._emit_extractive(req, retrieved):
+                yield item
+            return
+        finally:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await stream.aclose()  # type: ignore[attr-defined]
+            self._latency["generate"] = round((time.perf_counter() - t) * 1000, 2)
+        tail = guard.flush()
+        if tail:
+            yield "token", {"text": tail}
+        checked = guard.finish()
+        result.text = checked.text
+        trace.update(
+            cited=[passages[n - 1].chunk_id for n in checked.cited],
+            grounded=checked.grounded,
+            violations=checked.violations,
+        )
+        if checked.text != guard.emitted:
+            yield "replace", {"text": checked.text}
+        cited = set(checked.cited)
+        if cited:
+            result.sources = [
+                grounding.source(h, number=i, kind="cited")
+                for i, h in enumerate(retrieved.hits, 1)
+                if i in cited
+            ]
+        else:
+            result.sources = [
+                grounding.source(h, number=i, kind="related")
+                for i, h in enumerate(retrieved.hits, 1)
+            ]
+        yield "sources", {"sources": result.sources}

@@ -1,0 +1,39 @@
+"""The parts of a bot message's trace and ``meta`` event that describe the intent gate's verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.answers.policy import Decision
+from ml.generation.prompt import PROMPT_VERSION
+from ml.interfaces import IntentPrediction
+
+
+def meta_fields(prediction: IntentPrediction | None, decision: Decision) -> dict[str, Any]:
+    """The gate's verdict as the ``meta`` event shows it."""
+    return {
+        "intent": prediction.intent if prediction else None,
+        "confidence": round(prediction.confidence, 4) if prediction else None,
+        "out_of_scope": prediction.is_out_of_scope if prediction else None,
+        "reason": decision.reason,
+    }
+
+
+def intent_trace(
+    version: str | None, prediction: IntentPrediction | None, decision: Decision
+) -> dict[str, Any]:
+    """The gate's verdict, the policy's decision and the versions, for the message trace."""
+    intent = None
+    if prediction is not None:
+        intent = {
+            "name": prediction.intent,
+            "confidence": round(prediction.confidence, 5),
+            "out_of_scope": prediction.is_out_of_scope,
+            "top_k": [[n, round(p, 5)] for n, p in prediction.top_k],
+        }
+    return {
+        "intent": intent,
+        "intent_model": version,
+        "policy": {"route": decision.route.value, "reason": decision.reason},
+        "prompt_version": PROMPT_VERSION,
+    }

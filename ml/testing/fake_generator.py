@@ -1,0 +1,130 @@
+"""A deterministic stand-in for ``OpenAIChatClient``: same methods, no server.
+
+It answers ``"<first sentence of passage 1> [1]"`` from the prompt format of
+``ml.generation.prompt`` (or ``"I don't know."`` when the last user message has no passage),
+word by word, and can be told to fail before the first token or after some tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator, Sequence
+
+from ml.generation.client import Finished, GenerationEvent, TextDelta
+from ml.generation.errors import GeneratorError, GeneratorUnavailable
+from ml.generation.prompt import extract_passages
+from ml.interfaces import ChatMessage
+
+DONT_KNOW = "I don't know."
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def fake_answer(messages: Sequence[ChatMessage]) -> str:
+    """The answer ``FakeGenerator`` gives to ``messages``."""
+    last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    passages = extract_passages(last_user)
+    if not passages or not passages[0].text.strip():
+        return DONT_KNOW
+    sentence = _SENTENCE_END.split(passages[0].text.strip(), maxsplit=1)[0]
+    return f"{sentence} [1]"
+
+
+class FakeGenerator:
+    """Deterministic fake generator with failure injection; records calls and early closes.
+
+    ``fail_before_first`` is raised before any token; ``fail_after_tokens=n`` raises
+    ``GeneratorUnavailable`` after ``n`` tokens; ``delay_s`` sleeps before each token. ``calls``
+    holds the messages of each call, ``cancelled`` counts streams the consumer closed early.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "fake",
+        fail_after_tokens: int | None = None,
+        fail_before_first: GeneratorError | None = None,
+        delay_s: float = 0.0,
+        healthy: bool = True,
+    ) -> None:
+        if delay_s < 0 or (fail_after_tokens is not None and fail_after_tokens < 0):
+            raise ValueError("delay_s and fail_after_tokens must not be negative")
+        self._model = model
+        self.fail_after_tokens = fail_after_tokens
+        self.fail_before_first = fail_before_first
+        self.delay_s = delay_s
+        self.healthy = healthy
+        self.calls: list[list[ChatMessage]] = []
+        self.cancelled = 0
+        self.closed = False
+
+    @property
+    def model(self) -> str:
+        """The model name (``fake`` unless told otherwise)."""
+        return self._model
+
+    async def stream_events(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        """Yield the fake answer word by word (at most ``max_tokens`` words), then ``Finished``."""
+        self.calls.append(list(messages))
+        if self.fail_before_first is not None:
+            raise self.fail_before_first
+        words = fake_answer(messages).split(" ")
+        reason = "length" if len(words) > max_tokens else "stop"
+        words = words[:max_tokens]
+        done = False
+        try:
+            for i, word in enumerate(words):
+                if self.fail_after_tokens is not None and i >= self.fail_after_tokens:
+                    raise GeneratorUnavailable("stream ended early")
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                yield TextDelta(word if i == 0 else f" {word}")
+            done = True
+            prompt_tokens = sum(len(m.content.split()) for m in messages)
+            yield Finished(reason, prompt_tokens, len(words))
+        except (GeneratorExit, asyncio.CancelledError):
+            if not done:
+                self.cancelled += 1
+            raise
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
+    ) -> AsyncGenerator[str, None]:
+        """The ``Generator`` protocol: only the text pieces."""
+        events = self.stream_events(messages, max_tokens=max_tokens, temperature=temperature)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    yield event.text
+        finally:
+            await events.aclose()
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
+    ) -> tuple[str, Finished]:
+        """The whole fake answer and its ``Finished`` event."""
+        parts: list[str] = []
+        finished = Finished(None, None, None)
+        async for event in self.stream_events(
+            messages, max_tokens=max_tokens, temperature=temperature
+        ):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            else:
+                finished = event
+        return "".join(parts), finished
+
+    async def health(self, timeout_s: float = 2.0) -> bool:
+        """The ``healthy`` flag."""
+        return self.healthy
+
+    async def aclose(self) -> None:
+        """Mark closed (nothing to release)."""
+        self.closed = True

@@ -1,0 +1,214 @@
+"""The answer pipeline with deterministic fakes (intent, retrieval, generator): event order,
+routes, fast path, citations, guards, failures and early close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from backend.answers.llm import LLMRuntime
+from backend.answers.models import AssistantSettingsBase
+from backend.answers.pipeline import AnswerPipeline, Event, TurnRequest
+from backend.conversations.models import ConversationStatus
+from backend.core.settings import load_settings
+from ml.generation.errors import GeneratorTimeout
+from ml.interfaces import Chunk, IntentPrediction, ScoredChunk
+from ml.testing.fake_generator import FakeGenerator
+
+pytestmark = pytest.mark.unit
+
+FAQ = Chunk(
+    id="faq-card-arrival",
+    text="My card has not arrived\nCards arrive within 5 working days. Track it in the app.",
+    title="My card has not arrived",
+    metadata={
+        "kind": "faq",
+        "category": "card_arrival",
+        "answer": "Cards arrive within 5 working days. Track it in the app.",
+        "url": "https://help.example.com/cards",
+    },
+)
+PASSAGE = Chunk(
+    id="doc-fees-1",
+    text="Top-ups by card are free. Transfers abroad cost 0.5 %.",
+    title="Fees",
+    metadata={"kind": "passage", "category": None, "url": None},
+)
+
+
+class FakeKnowledge:
+    def __init__(self, chunks: list[Chunk], dense: float = 0.5) -> None:
+        self.chunks, self.dense, self.calls = chunks, dense, 0
+
+    def search(
+        self, product_id: int, query: str, k: int = 5, *, filters: Mapping[str, Any] | None = None
+    ) -> tuple[str | None, list[ScoredChunk]]:
+        self.calls += 1
+        chunks = self.chunks
+        if filters:
+            chunks = [c for c in chunks if c.metadata.get("category") in filters["category"]]
+        hits = [ScoredChunk(c, 1.0 / i, i, {"dense": self.dense}) for i, c in enumerate(chunks, 1)]
+        return "idx-1", hits[:k]
+
+
+def predictor(intent: str | None, confidence: float = 0.9):  # type: ignore[no-untyped-def]
+    def predict(product_id: int, text: str) -> tuple[str | None, IntentPrediction | None]:
+        if intent is None:
+            return None, None
+        return "model-1", IntentPrediction(intent, confidence, intent == "out_of_scope")
+
+    return predict
+
+
+def run(
+    intent: str | None,
+    *,
+    confidence: float = 0.9,
+    chunks: list[Chunk] | None = None,
+    generator: FakeGenerator | None = None,
+    healthy: bool = True,
+    status: ConversationStatus = ConversationStatus.bot,
+    dense: float = 0.5,
+) -> tuple[list[Event], AnswerPipeline]:
+    llm = LLMRuntime(load_settings(), client=generator or FakeGenerator())
+    llm.healthy = healthy
+    pipeline = AnswerPipeline(
+        predict=predictor(intent, confidence),
+        knowledge=FakeKnowledge([FAQ, PASSAGE] if chunks is None else chunks, dense),
+        llm=llm,
+        config=AssistantSettingsBase(),
+    )
+    request = TurnRequest(product_id=1, product_name="Lumen", status=status, text="where is it?")
+
+    async def go() -> list[Event]:
+        return [e async for e in pipeline.run(request)]
+
+    return asyncio.run(go()), pipeline
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [k for k, _ in events]
+
+
+def text_of(events: list[Event]) -> str:
+    return "".join(d["text"] for k, d in events if k == "token")
+
+
+def test_fast_path_sends_the_approved_answer_without_the_llm() -> None:
+    gen = FakeGenerator()
+    events, pipeline = run("card_arrival", generator=gen)
+    assert kinds(events) == ["meta", "token", "sources"]
+    assert events[0][1]["route"] == "fast_path" and events[0][1]["intent"] == "card_arrival"
+    assert text_of(events) == FAQ.metadata["answer"]
+    assert events[-1][1]["sources"][0]["chunk_id"] == FAQ.id
+    assert gen.calls == []
+    trace = pipeline.result.trace
+    assert trace["grounded"] and trace["cited"] == [FAQ.id]
+    assert {"persist", "classify", "retrieve", "first_token", "total"} <= set(trace["latency_ms"])
+    assert trace["intent_model"] == "model-1" and trace["retrieval"]["index_version"] == "idx-1"
+
+
+def test_llm_path_streams_cites_and_traces() -> None:
+    events, pipeline = run("transfer_fees", chunks=[PASSAGE, FAQ])
+    assert kinds(events)[0] == "meta" and kinds(events)[-1] == "sources"
+    assert set(kinds(events)[1:-1]) == {"token"}
+    assert events[0][1]["route"] == "llm"
+    answer = text_of(events)
+    assert answer.endswith("[1]")
+    sources = events[-1][1]["sources"]
+    assert [s["kind"] for s in sources] == ["cited"] and sources[0]["chunk_id"] == PASSAGE.id
+    trace = pipeline.result.trace
+    assert trace["grounded"] is True and trace["cited"] == [PASSAGE.id]
+    assert trace["generator"]["prompt_version"] and "first_token" in trace["latency_ms"]
+
+
+def test_generator_failure_mid_stream_sends_error_then_a_fallback_answer() -> None:
+    events, pipeline = run(
+        "transfer_fees", chunks=[PASSAGE], generator=FakeGenerator(fail_after_tokens=2)
+    )
+    names = kinds(events)
+    assert names.index("error") < len(names) - 1
+    after = events[names.index("error") + 1 :]
+    assert kinds(after) == ["token", "sources"]
+    assert pipeline.result.route == "extractive"
+    assert pipeline.result.text == after[0][1]["text"]
+    assert pipeline.result.trace["error"]["code"] == "GeneratorUnavailable"
+    assert pipeline.llm.healthy is False  # the next visitor does not wait for it
+
+
+def test_generator_down_answers_extractively_and_says_so() -> None:
+    gen = FakeGenerator()
+    events, _ = run("transfer_fees", chunks=[PASSAGE], generator=gen, healthy=False)
+    assert events[0][1]["route"] == "extractive" and events[0][1]["llm_available"] is False
+    assert text_of(events).startswith("Top-ups by card are free.")
+    assert gen.calls == []
+
+
+def test_timeout_before_first_token_falls_back() -> None:
+    gen = FakeGenerator(fail_before_first=GeneratorTimeout("no token in 0.5 s"))
+    events, _ = run("transfer_fees", chunks=[PASSAGE], generator=gen)
+    assert "error" in kinds(events) and kinds(events)[-1] == "sources"
+
+
+@pytest.mark.parametrize(
+    ("intent", "route"),
+    [("human_agent", "handoff"), ("greeting", "smalltalk"), ("out_of_scope", "fallback")],
+)
+def test_fixed_routes(intent: str, route: str) -> None:
+    events, pipeline = run(intent)
+    assert kinds(events) == ["meta", "token", "sources"]
+    assert events[0][1]["route"] == route
+    assert (pipeline.result.new_status == ConversationStatus.waiting_for_agent) == (
+        route == "handoff"
+    )
+    assert "{product}" not in text_of(events) and "{topics}" not in text_of(events)
+
+
+def test_fallback_names_nearby_topics() -> None:
+    events, _ = run("weather", confidence=0.05)
+    assert "card arrival" in text_of(events)
+
+
+def test_silent_while_an_agent_handles_the_conversation() -> None:
+    events, pipeline = run("card_arrival", status=ConversationStatus.agent)
+    assert kinds(events) == ["meta"] and pipeline.result.silent
+
+
+def test_intent_boost_puts_the_predicted_intents_faq_first() -> None:
+    events, pipeline = run("card_arrival", chunks=[PASSAGE, FAQ])
+    assert pipeline.result.trace["retrieval"]["boosted_intent"] == "card_arrival"
+    assert events[0][1]["route"] == "fast_path"
+
+
+def test_no_knowledge_means_fallback_not_an_llm_guess() -> None:
+    gen = FakeGenerator()
+    events, _ = run("transfer_fees", chunks=[], generator=gen)
+    assert events[0][1]["route"] == "fallback" and gen.calls == []
+
+
+def test_closing_the_stream_early_cancels_the_generator() -> None:
+    gen = FakeGenerator(delay_s=0.01)
+    llm = LLMRuntime(load_settings(), client=gen)
+    llm.healthy = True
+    pipeline = AnswerPipeline(
+        predict=predictor("transfer_fees"),
+        knowledge=FakeKnowledge([PASSAGE]),
+        llm=llm,
+        config=AssistantSettingsBase(),
+    )
+    request = TurnRequest(product_id=1, product_name="L", status=ConversationStatus.bot, text="q")
+
+    async def go() -> None:
+        events = pipeline.run(request)
+        async for kind, _ in events:
+            if kind == "token":
+                break
+        await events.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(go())
+    assert gen.cancelled == 1
+    assert pipeline.result.text  # what was produced is kept for persisting
+    assert "total" in pipeline.result.trace["latency_ms"]
