@@ -17,6 +17,7 @@ from backend.core.metrics import Metrics
 from backend.core.settings import Settings
 from backend.knowledge import indexing
 from backend.knowledge.models import Document, DocumentStatus, KnowledgeChunk
+from ml.embeddings.cache import QueryCache
 from ml.interfaces import ScoredChunk
 from ml.retrieval.hybrid import HybridIndex, Mode
 
@@ -39,7 +40,8 @@ class KnowledgeRuntime:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
-        self.embedder = indexing.embedder_for(settings.embedding_model)
+        # a message's searches (unfiltered, then within the predicted intent) embed it once
+        self.embedder = QueryCache(indexing.embedder_for(settings.embedding_model))
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
 

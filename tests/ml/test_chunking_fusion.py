@@ -71,3 +71,29 @@ def test_rrf() -> None:
     assert [i for i, _ in only_a] == [5]
     with pytest.raises(ValueError):
         reciprocal_rank_fusion({"a": [1]}, k=0)
+
+
+def test_query_cache_embeds_a_repeated_query_once() -> None:
+    from ml.embeddings.cache import QueryCache
+    from ml.testing.fakes import HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return super().embed(texts)
+
+    cache = QueryCache(Counting(dim=16), size=2)
+    first = cache.embed(["where is my card"])
+    again = cache.embed(["where is my card"])
+    assert (first == again).all() and Counting.calls == 1 and cache.hits == 1
+    again[0, 0] = 99.0  # callers get copies: the cache cannot be corrupted
+    assert cache.embed(["where is my card"])[0, 0] != 99.0
+    cache.embed(["a"])
+    cache.embed(["b"])  # evicts the oldest
+    cache.embed(["where is my card"])
+    assert Counting.calls == 4
+    cache.embed(["x", "y"])  # batches are never cached
+    cache.embed(["x", "y"])
+    assert Counting.calls == 6 and cache.dim == 16
