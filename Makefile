@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test setup lint format typecheck contracts unit lock bench clean help
+.PHONY: run test setup lint format typecheck contracts unit widget lock bench clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
@@ -28,6 +28,9 @@ format: setup  ## apply ruff fixes and formatting
 
 unit: setup  ## fast unit tests only
 	@$(PY) -m pytest -m unit -q
+
+widget:  ## build and test the chat widget (frontend/widget: npm ci, typecheck, vitest, build, size budget)
+	@cd frontend/widget && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build && npm run size
 
 lock:  ## regenerate requirements.lock from pyproject.toml (needs network to PyPI)
 	@bash scripts/lock.sh

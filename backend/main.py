@@ -26,6 +26,7 @@ from backend.knowledge.runtime import KnowledgeRuntime
 from backend.openai_api import routes as openai_routes
 from backend.system.readiness import broker_check, database_check
 from backend.widget.cors import WidgetCORSMiddleware
+from backend.widget.static_routes import router as widget_static_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(WidgetCORSMiddleware)
     app.include_router(build_api_router())
     app.include_router(openai_routes.router)
+    app.include_router(widget_static_router)  # /widget.js, /demo
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

@@ -79,7 +79,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                 httpx.get(f"{base}/api/v1/admin/jobs/{job['id']}", headers=headers).json()["status"]
                 == "succeeded"
             ),
-            90,
+            240,
             "the embedded worker to run the job",
             every=0.5,
         )

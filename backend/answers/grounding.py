@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from backend.answers.models import AssistantSettingsBase
+from ml.generation.attribution import attribute
+from ml.generation.guards import CheckedAnswer
 from ml.interfaces import IntentPrediction, ScoredChunk
 
 RESERVED = {"human_agent", "complaint", "greeting", "thanks", "goodbye", "out_of_scope"}
@@ -155,3 +157,23 @@ def fallback_topics(retrieved: Retrieved, limit: int = 3) -> str:
     if not topics:
         return "this product"
     return ", ".join(topics[:-1]) + (" and " if len(topics) > 1 else "") + topics[-1]
+
+
+def llm_sources(
+    checked: CheckedAnswer, chunk_ids: list[str], texts: list[str], retrieved: Retrieved
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The sources of a generated answer and their trace fields: the cited passages; when the
+    model cited none, the passages its sentences came from (``attributed``, by word overlap; the
+    answer stays ungrounded); else every retrieved passage, ``related``."""
+    attributed = [] if checked.cited else attribute(checked.text, texts)
+    fields = {
+        "cited": [chunk_ids[n - 1] for n in checked.cited],
+        "attributed": [chunk_ids[n - 1] for n in attributed],
+        "grounded": checked.grounded,
+        "violations": checked.violations,
+    }
+    chosen, kind = (checked.cited, "cited") if checked.cited else (attributed, "attributed")
+    hits = list(enumerate(retrieved.hits, 1))
+    if chosen:
+        return [source(h, number=i, kind=kind) for i, h in hits if i in set(chosen)], fields
+    return [source(h, number=i, kind="related") for i, h in hits], fields

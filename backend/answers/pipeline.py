@@ -285,23 +285,10 @@ class AnswerPipeline:
             yield "token", {"text": tail}
         checked = guard.finish()
         result.text = checked.text
-        trace.update(
-            cited=[passages[n - 1].chunk_id for n in checked.cited],
-            grounded=checked.grounded,
-            violations=checked.violations,
-        )
         if checked.text != guard.emitted:
             yield "replace", {"text": checked.text}
-        cited = set(checked.cited)
-        if cited:
-            result.sources = [
-                grounding.source(h, number=i, kind="cited")
-                for i, h in enumerate(retrieved.hits, 1)
-                if i in cited
-            ]
-        else:
-            result.sources = [
-                grounding.source(h, number=i, kind="related")
-                for i, h in enumerate(retrieved.hits, 1)
-            ]
+        result.sources, fields = grounding.llm_sources(
+            checked, [p.chunk_id for p in passages], [p.text for p in passages], retrieved
+        )
+        trace.update(fields)
         yield "sources", {"sources": result.sources}

@@ -25,6 +25,7 @@ from backend.conversations import service as conversations
 from backend.conversations.models import Conversation, Message, public_message
 from backend.core.errors import PayloadTooLarge
 from backend.widget.auth import VisitorDep
+from backend.widget.limits import enforce_message_limits
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # far above the message limit: a bigger body is refused unread
@@ -104,6 +105,7 @@ async def post_message(
     confidence, route), ``token``…, ``sources``, ``error`` (only on failure), ``done`` (message
     id). The visitor's message is committed before any model runs. ``?stream=false`` returns
     ``{"message", "meta", "sources", "error"}`` as one JSON document instead."""
+    await run_in_threadpool(enforce_message_limits, request, visitor)  # 429 + Retry-After
     if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES // 1024} KB")
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from backend.answers import routes as answers
 from backend.api.deps import require_product_admin
 from backend.conversations import agent_routes
+from backend.feedback import routes as feedback
 from backend.intents import routes as intents
 from backend.jobs import routes as jobs
 from backend.knowledge import routes as knowledge
@@ -42,4 +43,5 @@ def build_api_router() -> APIRouter:
     api.include_router(agent_routes.router)
     api.include_router(widget.router)
     api.include_router(answers.widget_router)
+    api.include_router(feedback.widget_router)
     return api

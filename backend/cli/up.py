@@ -91,6 +91,10 @@ def up_command(
     engine = make_engine(settings.sqlalchemy_url)
     with session_scope(engine) as session:
         boot = ensure_demo_and_admin(session=session, settings=settings)
+        from backend.widget.service import ensure_demo_site_key
+
+        # the /demo page's widget key, allowing this port's loopback origins
+        ensure_demo_site_key(session=session, product_id=boot.product_id, port=port)
         from backend.intents.demo import load_demo_examples
 
         added = load_demo_examples(session=session, product_id=boot.product_id)
@@ -159,6 +163,7 @@ def up_command(
         elif not stopping:
             console.print(
                 f"\n[bold green]deskpilot is running[/]\n"
+                f"  demo page    {base}/demo\n"
                 f"  API docs     {base}/docs\n  readiness    {base}/api/v1/ready\n"
                 f"  metrics      {base}/metrics\n  admin login  {boot.admin_email}\n"
                 f"Press Ctrl-C to stop.\n"

@@ -23,6 +23,7 @@ from backend.conversations.models import (
     traced_message,
 )
 from backend.core.errors import InvalidInput
+from backend.feedback import service as feedback
 
 PREVIEW_CHARS = 200
 HANDBACK_TEXT = "An agent handed the conversation back to the assistant."
@@ -151,7 +152,7 @@ def conversation_detail(*, session: Session, conversation_id: int) -> Conversati
     ).all()
     return ConversationDetail(
         conversation=ConversationPublic.model_validate(conversation),
-        messages=[traced_message(m) for m in messages],
+        messages=feedback.attach(session=session, messages=[traced_message(m) for m in messages]),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Column, String, Text
 from sqlmodel import Field, SQLModel
 
 from backend.core.db import utcnow
+from backend.feedback.models import FeedbackSummary
 
 MAX_MESSAGE_CHARS = 4000  # a visitor message longer than this is refused (413)
 
@@ -58,6 +59,9 @@ class Conversation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # what the visitor told the widget (``deskpilot.identify``); shown to agents
+    visitor_name: str | None = Field(default=None, max_length=200)
+    visitor_email: str | None = Field(default=None, max_length=320)
 
 
 class Message(SQLModel, table=True):
@@ -93,6 +97,8 @@ class ConversationPublic(SQLModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    visitor_name: str | None = None
+    visitor_email: str | None = None
 
 
 class MessagePublic(SQLModel):
@@ -104,6 +110,7 @@ class MessagePublic(SQLModel):
     text: str
     sources: list[dict[str, Any]] = []
     created_at: datetime
+    feedback: FeedbackSummary | None = None  # the visitor's rating of a bot message
 
 
 class MessageWithTrace(MessagePublic):

@@ -14,6 +14,7 @@ TABLE_MODULES = [
     "backend.conversations.models",
     "backend.openai_api.models",
     "backend.answers.models",
+    "backend.feedback.models",
 ]
 
 

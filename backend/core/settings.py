@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(
         "",
-        description="Redis for the live conversation events across API processes; empty means "
-        "in-process (one API process, the embedded default).",
+        description="Redis for the live conversation events across API processes and the "
+        "widget's rate-limit counters; empty means in-process (one API process, the default).",
     )
     visitor_token_hours: int = Field(
         720, ge=1, description="Lifetime of a widget visitor token (the visitor's identity)."
@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     )
     vllm_autostart: bool = Field(
         True, description="`up` (make run) starts the local vLLM-CPU server from infra/vllm."
+    )
+    inference_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Threads per model call in an API process (query embedding, intent gate): "
+        "one query gains little from more, and a local vLLM busy-polls a core.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."

@@ -49,7 +49,9 @@ class IntentRuntime:
                     entry.predictor, entry.version = None, None
                 else:
                     try:
-                        predictor = IntentPredictor(Path(row.path))
+                        predictor = IntentPredictor(
+                            Path(row.path), threads=self.settings.inference_threads
+                        )
                         predictor.warm_up()
                         entry.predictor, entry.version, entry.error = predictor, version, None
                         log.info("product %s: serving intent model %s", product_id, version)

@@ -47,6 +47,10 @@ class KnowledgeRuntime:
 
     def warm_up(self) -> None:
         """Load the query embedder (seconds; done once at startup)."""
+        import torch
+
+        # one query per call: more threads only spin (against a local vLLM, badly)
+        torch.set_num_threads(self.settings.inference_threads)
         self.embedder.warm_up()
         self.embedder.embed(["warm up"])
 

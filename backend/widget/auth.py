@@ -22,7 +22,12 @@ from backend.core.errors import Forbidden, Unauthorized
 from backend.core.security import ALGORITHM
 from backend.core.settings import Settings
 from backend.widget import service
-from backend.widget.models import SiteKey, normalize_origin
+from backend.widget.models import (
+    DEFAULT_IP_RATE_LIMIT,
+    DEFAULT_RATE_LIMIT,
+    SiteKey,
+    normalize_origin,
+)
 
 VISITOR_HEADER = "X-Deskpilot-Visitor"
 SITE_KEY_HEADER = "X-Deskpilot-Site-Key"
@@ -38,6 +43,8 @@ class Visitor:
     site_key_public_id: str
     visitor_id: str
     origin: str | None
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT  # the key's limits (backend.widget.limits)
+    ip_rate_limit_per_minute: int = DEFAULT_IP_RATE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,8 @@ def visitor_from_token(
         site_key_public_id=key.public_id,
         visitor_id=claims.visitor_id,
         origin=origin,
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        ip_rate_limit_per_minute=key.ip_rate_limit_per_minute,
     )
 
 

@@ -29,7 +29,8 @@ from backend.widget import service
 from backend.widget.auth import SITE_KEY_HEADER, VISITOR_HEADER, origin_allowed
 
 WIDGET_PREFIX = "/api/v1/widget/"
-ALLOW_METHODS = "GET, POST, OPTIONS"
+ALLOW_METHODS = "GET, POST, PUT, OPTIONS"
+EXPOSE_HEADERS = "Retry-After"  # the widget reads it on a 429
 ALLOW_HEADERS = f"Content-Type, {VISITOR_HEADER}, {SITE_KEY_HEADER}, Last-Event-ID"
 MAX_AGE_S = 600
 # Tests (whose data lives in a rolled-back transaction) may set a loader on app.state under this
@@ -73,6 +74,7 @@ class WidgetCORSMiddleware:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
                 out["Access-Control-Allow-Origin"] = origin
+                out["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
                 out.add_vary_header("Origin")
             await send(message)
 

@@ -17,6 +17,7 @@ from backend.conversations.models import (
     public_message,
 )
 from backend.core.errors import Forbidden, InvalidInput, Unauthorized
+from backend.feedback import service as feedback
 from backend.widget import events, service
 from backend.widget.auth import (
     SITE_KEY_HEADER,
@@ -28,12 +29,16 @@ from backend.widget.auth import (
     issue_visitor_token,
     visitor_from_token,
 )
+from backend.widget.limits import enforce_start_limits
 from backend.widget.models import (
     ConversationStart,
     ConversationStarted,
     SiteKey,
     SiteKeyCreate,
     SiteKeyPublic,
+    SiteKeyUpdate,
+    VisitorIdentity,
+    WidgetConfig,
 )
 
 router = APIRouter(prefix="/widget", tags=["widget"])
@@ -53,6 +58,18 @@ def create_site_key(body: SiteKeyCreate, access: AdminAccess, session: SessionDe
 def list_site_keys(access: AdminAccess, session: SessionDep) -> list[SiteKey]:
     """The product's site keys, revoked ones included."""
     return service.list_site_keys(session=session, product_id=access.product.id or 0)
+
+
+@admin_router.patch("/site-keys/{site_key_id}", response_model=SiteKeyPublic)
+def update_site_key(
+    site_key_id: int, body: SiteKeyUpdate, access: AdminAccess, session: SessionDep
+) -> SiteKey:
+    """Change a site key's name, allowed origins, theme (merged field by field), language or
+    rate limits (per minute; 0 turns a limit off). Absent fields keep their value."""
+    key = service.get_site_key(
+        session=session, product_id=access.product.id or 0, site_key_id=site_key_id
+    )
+    return service.update_site_key(session=session, site_key=key, data=body)
 
 
 @admin_router.post("/site-keys/{site_key_id}/revoke", response_model=SiteKeyPublic)
@@ -76,6 +93,32 @@ def _conversation(session: SessionDep, visitor: Visitor, conversation_id: int) -
     )
 
 
+def _active_key(request: Request, session: SessionDep, public_id: str) -> SiteKey:
+    """The active key with this public id, allowing the request's Origin; else 403."""
+    key = service.find_site_key(session=session, public_id=public_id)
+    if key is None or not key.is_active:
+        raise Forbidden("unknown or revoked site key", code="site_key_invalid")
+    check_origin(key, request.headers.get("origin"))
+    return key
+
+
+@router.get("/config", response_model=WidgetConfig)
+def get_config(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    site_key: Annotated[str, Query(max_length=64, description="The site key's public id.")],
+) -> WidgetConfig:
+    """The widget's settings for a site key: product name, language and theme (title filled in
+    with the product's name unless set). 403 ``site_key_invalid`` for an unknown or revoked
+    key, 403 ``origin_not_allowed`` for an Origin it does not allow. Cacheable for 60 s."""
+    config = service.widget_config(
+        session=session, site_key=_active_key(request, session, site_key)
+    )
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return config
+
+
 @router.post("/conversations", response_model=ConversationStarted, status_code=201)
 def start_conversation(
     request: Request,
@@ -95,10 +138,8 @@ def start_conversation(
     public_id = (body.site_key if body else None) or site_key_header
     if not public_id:
         raise InvalidInput(f"send the site key as 'site_key' or in {SITE_KEY_HEADER}")
-    key = service.find_site_key(session=session, public_id=public_id)
-    if key is None or not key.is_active:
-        raise Forbidden("unknown or revoked site key", code="site_key_invalid")
-    check_origin(key, request.headers.get("origin"))
+    key = _active_key(request, session, public_id)
+    enforce_start_limits(request, key)
     visitor_id: str | None = None
     if visitor_token:
         try:
@@ -152,7 +193,7 @@ def list_messages(
     rows = conversations.list_messages(
         session=session, conversation_id=conversation_id, limit=limit, before_id=before_id
     )
-    return [public_message(m) for m in rows]
+    return feedback.attach(session=session, messages=[public_message(m) for m in rows])
 
 
 @router.post("/conversations/{conversation_id}/handoff", response_model=ConversationPublic)
@@ -166,6 +207,16 @@ def request_handoff(
     if service.request_handoff(session=session, conversation=conversation):
         request.app.state.events.publish(conversation_id)
     return conversation
+
+
+@router.put("/conversations/{conversation_id}/visitor", response_model=ConversationPublic)
+def identify_visitor(
+    conversation_id: int, body: VisitorIdentity, visitor: VisitorDep, session: SessionDep
+) -> Conversation:
+    """Tell who the visitor is (``deskpilot.identify``): ``{"name", "email"}``, each optional
+    (null clears it); stored on the conversation for the agents."""
+    conversation = _conversation(session, visitor, conversation_id)
+    return service.set_visitor_identity(session=session, conversation=conversation, identity=body)
 
 
 def get_stream_visitor(

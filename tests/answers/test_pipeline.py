@@ -212,3 +212,25 @@ def test_closing_the_stream_early_cancels_the_generator() -> None:
     assert gen.cancelled == 1
     assert pipeline.result.text  # what was produced is kept for persisting
     assert "total" in pipeline.result.trace["latency_ms"]
+
+
+class UncitingGenerator(FakeGenerator):
+    """Copies the passage like a small model does, without writing [n]."""
+
+    async def stream_events(self, messages, *, max_tokens, temperature=0.0, stop=None):  # type: ignore[no-untyped-def, override]
+        async for event in super().stream_events(
+            messages, max_tokens=max_tokens, temperature=temperature
+        ):
+            if str(getattr(event, "text", "")).strip() == "[1]":
+                continue
+            yield event
+
+
+def test_uncited_answer_is_ungrounded_but_attributed_to_its_passage() -> None:
+    events, pipeline = run("transfer_fees", chunks=[FAQ, PASSAGE], generator=UncitingGenerator())
+    trace = pipeline.result.trace
+    assert "[" not in pipeline.result.text
+    assert trace["grounded"] is False and trace["cited"] == []
+    assert trace["attributed"] == [FAQ.id]
+    sources = events[-1][1]["sources"]
+    assert [(s["kind"], s["chunk_id"]) for s in sources] == [("attributed", FAQ.id)]

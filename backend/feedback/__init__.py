@@ -1,0 +1,1 @@
+"""Visitors' ratings of the assistant's answers (the feedback loop)."""
