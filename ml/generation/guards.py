@@ -162,6 +162,22 @@ _TAIL_RE = re.compile(r"\s*\S*$")
 _HOLD_RE = re.compile(r"\s*\[[^\[\]\n]{0,200}(?:\](?:\([^()\n]{0,400}(?:\)\S*)?)?\S*)?$")
 
 
+_SCHEME = "https://"
+
+
+def may_become_link(word: str) -> bool:
+    """Whether the last word so far could still grow into a URL or a link: it holds a bracket,
+    a colon or a slash, contains ``http``, or ends with a beginning of ``https://``. Any other
+    word is released at once, so the first token reaches the visitor without waiting for the
+    next one."""
+    w = word.strip().lower()
+    if not w:
+        return False
+    if any(c in w for c in "[]()<>:/") or "http" in w:
+        return True
+    return any(w.endswith(_SCHEME[:k]) for k in range(1, len(_SCHEME)))
+
+
 class StreamGuard:
     """Decides, token by token, which text is safe to send to the visitor now.
 
@@ -203,7 +219,9 @@ class StreamGuard:
         """Where the held-back tail of the raw text starts (never before what was released)."""
         text, start = self._text, self._released
         tail = _TAIL_RE.search(text, start)
-        cut = tail.start() if tail else len(text)
+        # trailing whitespace waits too: a citation removed later takes its leading space along
+        held = tail is not None and (tail.group().isspace() or may_become_link(tail.group()))
+        cut = tail.start() if tail is not None and held else len(text)
         hold = _HOLD_RE.search(text, max(start, len(text) - 700))
         if hold:
             cut = min(cut, hold.start())

@@ -121,8 +121,10 @@ def test_stream_guard_releases_words_and_matches_post_check() -> None:
         " ok",
     ]
     guard, sent = feed_all(pieces)
-    assert sent[:4] == ["", "Open", "", " Settings"]  # a word is released once the next begins
-    assert sent[4:9] == [" now", "", "", "", " [1]."]  # an open citation is held till complete
+    # a plain word goes out at once (the first token does not wait for the next one)
+    assert sent[:4] == ["Open", " Set", "tings", " now"]
+    # an open citation is held until it cannot become a markdown link any more
+    assert sent[4:9] == ["", "", "", "", " [1]. Then"]
     assert "".join(sent) == guard.emitted == "Open Settings now [1]. Then reset [2, 3] ok"
     final = guard.finish()
     assert final.text == guard.emitted and final.cited == [1, 2, 3] and final.violations == []
@@ -194,3 +196,24 @@ def test_stream_guard_any_chunking_gives_post_check_text_and_no_bad_link(seed: i
         guard, sent = feed_all(pieces)
         assert all("evil" not in part for part in sent)
         assert guard.emitted == guard.finish().text
+
+
+@pytest.mark.parametrize(
+    ("word", "held"),
+    [
+        ("You", False),
+        (" card", False),
+        ("Cash", True),  # could still become "https://..." glued to it
+        ("ht", True),
+        ("https:", True),
+        ("www", False),
+        ("[1", True),
+        ("(see", True),
+        ("a/b", True),
+        ("", False),
+    ],
+)
+def test_which_words_wait_for_more(word: str, held: bool) -> None:
+    from ml.generation.guards import may_become_link
+
+    assert may_become_link(word) is held
