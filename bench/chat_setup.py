@@ -302,6 +302,20 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout_s: float, what: str, 
     raise RuntimeError(f"{what} not healthy after {timeout_s:.0f} s ({url}); log {log}")
 
 
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in its own process group (one kill stops it all), output to ``log``."""
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def _stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
     """SIGTERM the child's process group, then SIGKILL whatever is left."""
     vllm_proc.stop(proc, grace_s)
@@ -331,16 +345,9 @@ def api_server(
     if llm_model:
         env["DESKPILOT_LLM_MODEL"] = llm_model
     log = settings.data_dir / "logs" / f"api-{log_name}.log"
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli.main", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = _spawn(
+        [sys.executable, "-m", "backend.cli.main", "serve", "--port", str(port)], env, log
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         started = time.perf_counter()
@@ -369,15 +376,7 @@ def vllm_server(world: Path, url: str | None) -> Iterator[str]:
     log = world / "logs" / "vllm.log"
     # dev mode: the /reset_prefix_cache endpoint, so each timed request finds a cold cache
     env = {**os.environ, "DESKPILOT_VLLM_PORT": str(port), "VLLM_SERVER_DEV_MODE": "1"}
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            ["bash", str(VLLM_SCRIPTS / "serve.sh")],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = _spawn(["bash", str(VLLM_SCRIPTS / "serve.sh")], env, log)
     base = f"http://127.0.0.1:{port}"
     try:
         started = time.perf_counter()
