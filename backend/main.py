@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.readiness_checks = {
             "database": database_check(engine),
             "broker": broker_check(),
-            "embedder": lambda: knowledge.embedder.name,
+            "embedder": knowledge.embedder_status,
             "index": knowledge.status,
             "intent_model": intents.status,
             "generator": llm.status,

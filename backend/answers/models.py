@@ -31,10 +31,10 @@ class AssistantSettingsBase(SQLModel):
     # Below this calibrated intent confidence the bot does not answer (fallback). Chosen with
     # bench/chat.py --dev (3,000 BANKING77 train texts, not the test set): the most accurate
     # setting that still answers at least 85 % of messages.
-    min_confidence: float = Field(default=0.70, ge=0.0, le=1.0)
+    min_confidence: float = Field(default=0.60, ge=0.0, le=1.0)
     # The approved FAQ answer is sent at once (no LLM) when the intent is at least this confident
     # and the best FAQ entry belongs to that intent...
-    fast_path_min_confidence: float = Field(default=0.70, ge=0.0, le=1.0)
+    fast_path_min_confidence: float = Field(default=0.60, ge=0.0, le=1.0)
     # ...or when the best FAQ entry's dense similarity alone is at least this high.
     fast_path_min_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     persona: str = Field(default="", max_length=2000, sa_column=Column(Text, nullable=False))

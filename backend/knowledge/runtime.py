@@ -41,7 +41,7 @@ class KnowledgeRuntime:
         self.engine = engine
         self.metrics = metrics
         # a message's searches (unfiltered, then within the predicted intent) embed it once
-        self.embedder = QueryCache(indexing.embedder_for(settings.embedding_model))
+        self.embedder = QueryCache(indexing.query_embedder_for(settings))
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -53,6 +53,11 @@ class KnowledgeRuntime:
         torch.set_num_threads(self.settings.inference_threads)
         self.embedder.warm_up()
         self.embedder.embed(["warm up"])
+
+    def embedder_status(self) -> str:
+        """Readiness detail: the query embedder's model and how it runs (onnx or torch)."""
+        backend = getattr(self.embedder.embedder, "backend", "torch")
+        return f"{self.embedder.name} ({backend})"
 
     def _refresh(self, product_id: int) -> _Entry:
         entry = self._entries.setdefault(product_id, _Entry())

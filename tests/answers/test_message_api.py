@@ -173,7 +173,7 @@ def test_assistant_settings_admin_api(
     admin = auth(make_user(session, owner=True), settings)
     path = f"/api/v1/admin/products/{product.id}/assistant"
     got = client.get(path, headers=admin).json()
-    assert got["min_confidence"] == 0.70 and "{product}" in got["greeting_reply"]
+    assert got["min_confidence"] == 0.60 and "{product}" in got["greeting_reply"]
     resp = client.put(path, json={"min_confidence": 0.5, "persona": "Be warm."}, headers=admin)
     assert resp.status_code == 200 and resp.json()["min_confidence"] == 0.5
     assert client.get(path, headers=admin).json()["persona"] == "Be warm."
