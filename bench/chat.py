@@ -123,16 +123,17 @@ def llm_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def answer_accuracy(routing: list[dict[str, Any]], llm: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stratified estimate of answer accuracy (see METHOD); {} without LLM records."""
+    """The stratified estimate of answer accuracy (see METHOD); exact when no query went to the
+    LLM; {} when some did and there are no LLM records to estimate them with."""
     ok = [r for r in llm if "skipped" not in r]
     answered = [r for r in routing if r["route"] in load.ANSWERED]
-    if not ok or not answered:
+    routed = Counter(r["label"] for r in routing if r["route"] in LLM_ROUTES)
+    if not answered or (routed and not ok):
         return {}
     by_label: dict[str, list[bool]] = defaultdict(list)
     for r in ok:
         by_label[r["label"]].append(bool(r["correct"]))
-    overall = float(np.mean([r["correct"] for r in ok]))
-    routed = Counter(r["label"] for r in routing if r["route"] in LLM_ROUTES)
+    overall = float(np.mean([r["correct"] for r in ok])) if ok else 0.0
     est = sum(
         n * (float(np.mean(by_label[k])) if k in by_label else overall) for k, n in routed.items()
     )
