@@ -66,7 +66,8 @@ class Procs:
             assert proc.poll() is None, f"API exited: {self.log('api')}"
             return httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200
 
-        wait_for(healthy, 60, "the API to answer /health")
+        # the first start of a data folder also exports the ONNX query embedder (seconds)
+        wait_for(healthy, 150, "the API to answer /health")
         return base
 
     def log(self, name: str) -> str:
