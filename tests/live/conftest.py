@@ -122,6 +122,15 @@ class Stack:
             events = parse_sse(r.iter_lines())
         return events
 
+    def generator_up(self) -> bool:
+        """Whether the API currently sees the generator (readiness says ``up:``)."""
+        ready = httpx.get(f"{self.base}/api/v1/ready", timeout=5).json()
+        return "up:" in ready["checks"]["generator"]["detail"]
+
+    def wait_generator_up(self, timeout: float = 60) -> None:
+        """Wait until the API sees the generator again (an error marks it down for a while)."""
+        wait_for(self.generator_up, timeout, "the API to see the generator")
+
     def set_assistant(self, **values: Any) -> None:
         resp = httpx.put(
             f"{self.base}/api/v1/admin/products/{self.product_id}/assistant",
@@ -199,7 +208,9 @@ def stack(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> 
             "DESKPILOT_DATABASE_URL": pg.url,
             "DESKPILOT_DATA_DIR": str(tmp / "var"),
             "DESKPILOT_LLM_BASE_URL": f"{proxy_url}/v1",
-            "DESKPILOT_LLM_READ_TIMEOUT_S": "4",
+            # above the first token of a ~900-token prompt on a slow 2-core day (2.5-6 s); the
+            # stall test stalls longer than this
+            "DESKPILOT_LLM_READ_TIMEOUT_S": "15",
             "DESKPILOT_LLM_HEALTH_INTERVAL_S": "0.5",
             "DESKPILOT_LLM_RETRIES": "0",
             "DESKPILOT_BROKER_URL": "memory://",
@@ -208,17 +219,9 @@ def stack(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     try:
         base = procs.start_api(free_port())
-        wait_for(
-            lambda: (
-                "up:"
-                in httpx.get(f"{base}/api/v1/ready", timeout=5).json()["checks"]["generator"][
-                    "detail"
-                ]
-            ),
-            60,
-            "the API to see the generator",
-        )
-        yield Stack(base, proxy, vllm_server, site_key, api_key, admin, product_id, procs, engine)
+        stack = Stack(base, proxy, vllm_server, site_key, api_key, admin, product_id, procs, engine)
+        stack.wait_generator_up()
+        yield stack
     finally:
         for child in procs.children:
             Procs.kill(child)

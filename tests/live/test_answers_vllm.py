@@ -26,6 +26,7 @@ def names(events: list[tuple[str, dict]]) -> list[str]:  # type: ignore[type-arg
 
 
 def test_streams_a_grounded_answer_and_persists_its_trace(stack: Stack) -> None:
+    stack.wait_generator_up()
     conversation_id, headers = stack.start_conversation()
     events = stack.ask(conversation_id, headers, QUESTION)
     order = names(events)
@@ -66,6 +67,7 @@ def test_streams_a_grounded_answer_and_persists_its_trace(stack: Stack) -> None:
 
 
 def test_openai_client_gets_answers_with_sources(stack: Stack) -> None:
+    stack.wait_generator_up()
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{stack.base}/v1", api_key=stack.api_key, max_retries=0)
@@ -107,7 +109,9 @@ def test_openai_client_gets_answers_with_sources(stack: Stack) -> None:
 
 @pytest.mark.parametrize("mode", ["malformed", "stall"])
 def test_upstream_faults_give_error_then_fallback_then_done(stack: Stack, mode: str) -> None:
-    stack.proxy.mode, stack.proxy.after_events, stack.proxy.stall_s = mode, 3, 8.0
+    stack.wait_generator_up()
+    # a stall longer than the API's read timeout (15 s, tests/live/conftest.py)
+    stack.proxy.mode, stack.proxy.after_events, stack.proxy.stall_s = mode, 3, 25.0
     try:
         conversation_id, headers = stack.start_conversation()
         events = stack.ask(conversation_id, headers, QUESTION)
@@ -138,6 +142,7 @@ def test_upstream_faults_give_error_then_fallback_then_done(stack: Stack, mode: 
 
 
 def test_client_disconnect_cancels_generation_and_keeps_what_was_produced(stack: Stack) -> None:
+    stack.wait_generator_up()
     stack.set_assistant(max_answer_tokens=300)
     try:
         conversation_id, headers = stack.start_conversation()
@@ -168,6 +173,7 @@ def test_client_disconnect_cancels_generation_and_keeps_what_was_produced(stack:
 
 
 def test_vllm_killed_mid_stream_then_down(stack: Stack) -> None:
+    stack.wait_generator_up()
     """Runs last: it kills the session's vLLM server."""
     if stack.vllm.proc is None:
         pytest.skip("the vLLM server was not started by the tests (DESKPILOT_TEST_VLLM_URL)")
