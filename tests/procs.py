@@ -83,3 +83,12 @@ class Procs:
     def close(self) -> None:
         for proc in self.children:
             self.kill(proc)
+
+
+def agent_conversation(base: str, headers: dict[str, str], conversation_id: int) -> dict[str, Any]:
+    """The agent API's view of a conversation (messages with traces and feedback)."""
+    resp = httpx.get(
+        f"{base}/api/v1/agent/conversations/{conversation_id}", headers=headers, timeout=10
+    )
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())

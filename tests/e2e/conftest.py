@@ -41,7 +41,7 @@ from backend.widget import service as site_keys
 from backend.widget.models import SiteKeyCreate
 from tests.factories import auth, make_user
 from tests.pg import PgDatabase
-from tests.procs import ROOT, Procs, free_port, wait_for
+from tests.procs import ROOT, Procs, agent_conversation, free_port, wait_for
 
 DEMO = ROOT / "data" / "demo"
 RESULTS = ROOT / "bench" / "results"
@@ -143,13 +143,7 @@ class Stack:
 
     def conversation(self, conversation_id: int) -> dict[str, Any]:
         """The agent API's view of a conversation (messages with traces and feedback)."""
-        resp = httpx.get(
-            f"{self.base}/api/v1/agent/conversations/{conversation_id}",
-            headers=self.owner,
-            timeout=10,
-        )
-        assert resp.status_code == 200, resp.text
-        return dict(resp.json())
+        return agent_conversation(self.base, self.owner, conversation_id)
 
     def wait_conversation(
         self, conversation_id: int, check: Callable[[dict[str, Any]], Any], what: str

@@ -34,7 +34,7 @@ from backend.widget.models import SiteKeyCreate
 from tests.factories import auth, make_product, make_user
 from tests.faultproxy import FaultProxy
 from tests.pg import PgDatabase
-from tests.procs import ROOT, Procs, free_port, wait_for
+from tests.procs import ROOT, Procs, agent_conversation, free_port, wait_for
 
 DEMO = ROOT / "data" / "demo"
 ORIGIN = "https://shop.example.com"
@@ -141,13 +141,8 @@ class Stack:
         assert resp.status_code == 200, resp.text
 
     def conversation(self, conversation_id: int) -> dict[str, Any]:
-        resp = httpx.get(
-            f"{self.base}/api/v1/agent/conversations/{conversation_id}",
-            headers=self.admin,
-            timeout=10,
-        )
-        assert resp.status_code == 200, resp.text
-        return dict(resp.json())
+        """The agent API's view of a conversation (messages with traces and feedback)."""
+        return agent_conversation(self.base, self.admin, conversation_id)
 
 
 def parse_sse(lines: Any) -> list[tuple[str, dict[str, Any]]]:
