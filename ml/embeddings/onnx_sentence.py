@@ -210,7 +210,8 @@ class OnnxSentenceEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Vector:
         """Embed ``texts`` as normalised float32 rows."""
-        self.warm_up()
+        if self.backend == "unloaded":  # the lock is only taken until the first load
+            self.warm_up()
         if self.backend == "torch" or not texts:
             return self.reference.embed(texts)
         return self._run(texts)

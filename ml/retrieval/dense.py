@@ -4,6 +4,7 @@ the best view rewards an exact paraphrase, the mean rewards items that match fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
@@ -55,6 +56,11 @@ class DenseStore:
         scores = [self._item_score(q[0], item) for item in candidates]
         order = np.argsort(-np.asarray(scores), kind="stable")[:k]
         return [candidates[i] for i in order], [float(scores[i]) for i in order]
+
+    def score_items(self, query: Vector, items: Sequence[int]) -> list[float]:
+        """The item scores of ``items`` for a normalised query vector (any item, ranked or not)."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        return [self._item_score(q, item) for item in items]
 
     def _item_score(self, q: Vector, item: int) -> float:
         sims = self.vectors[self._starts[item] : self._ends[item]] @ q

@@ -1,4 +1,5 @@
-"""The per-product hybrid index: dense + BM25 fused by weighted reciprocal rank, with a manifest.
+"""The per-product hybrid index: dense + BM25, fused by score (default) or by weighted reciprocal
+rank, with a manifest.
 
 Built in memory from index items, saved into a fresh folder that is renamed into place only when
 complete (:func:`save_atomically`), so a reader never sees a half-written index.
@@ -24,21 +25,37 @@ from ml.interfaces import Chunk, Embedder, ScoredChunk, Vector
 from ml.rag.items import IndexItem
 from ml.retrieval.bm25 import BM25Store
 from ml.retrieval.dense import DenseStore
-from ml.retrieval.fusion import reciprocal_rank_fusion
+from ml.retrieval.fusion import reciprocal_rank_fusion, relative_score_fusion
 
 Mode = Literal["hybrid", "dense", "bm25"]
+FusionMethod = Literal["score", "rrf"]
 Progress = Callable[[float, str], None]
 FORMAT = 1
 
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """How the two rankings are fused (defaults chosen on a dev split: see bench/README.md)."""
+    """How the two result lists are fused (defaults chosen on a dev split: see bench/README.md).
 
+    ``score``: ``dense_weight * cosine + bm25_score_weight * bm25 / best bm25`` over the union of
+    both candidate lists. ``rrf``: ``dense_weight / (rrf_k + dense rank) + bm25_weight /
+    (rrf_k + bm25 rank)``.
+    """
+
+    method: FusionMethod = "score"
     rrf_k: float = 2.0
     dense_weight: float = 1.0
     bm25_weight: float = 0.5
+    bm25_score_weight: float = 0.1
     candidates: int = 50  # how deep each method ranks before fusion
+
+    def __post_init__(self) -> None:
+        if self.method not in ("score", "rrf"):
+            raise ValueError(f"unknown fusion method {self.method!r}: use 'score' or 'rrf'")
+        if self.rrf_k <= 0 or self.candidates <= 0:
+            raise ValueError("rrf_k and candidates must be positive")
+        if min(self.dense_weight, self.bm25_weight, self.bm25_score_weight) < 0:
+            raise ValueError("fusion weights must not be negative")
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,15 @@ class HybridIndex:
             ranked = list(zip(dense_ids, dense_scores, strict=True))
         elif mode == "bm25":
             ranked = list(zip(bm25_ids, bm25_scores, strict=True))
+        elif self.fusion.method == "score":
+            missing = [i for i in bm25_ids if i not in d_by_id]  # lexical-only candidates
+            d_by_id.update(zip(missing, self.dense.score_items(q, missing), strict=True))
+            ranked = relative_score_fusion(
+                d_by_id,
+                b_by_id,
+                dense_weight=self.fusion.dense_weight,
+                lexical_weight=self.fusion.bm25_score_weight,
+            )
         else:
             ranked = reciprocal_rank_fusion(
                 {"dense": dense_ids, "bm25": bm25_ids},
@@ -211,8 +237,11 @@ class HybridIndex:
         (folder / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
 
     @classmethod
-    def load(cls, folder: Path, embedder: Embedder) -> HybridIndex:
-        """Load a saved index; refuses an incomplete folder (no manifest) or another format."""
+    def load(
+        cls, folder: Path, embedder: Embedder, fusion: FusionConfig | None = None
+    ) -> HybridIndex:
+        """Load a saved index; refuses an incomplete folder (no manifest) or another format.
+        ``fusion`` overrides the fusion recorded in the manifest (it is a query-time choice)."""
         manifest_path = folder / "manifest.json"
         if not manifest_path.exists():
             raise FileNotFoundError(f"{folder} has no manifest.json: not a complete index")
@@ -225,7 +254,8 @@ class HybridIndex:
             for line in fh:
                 row = json.loads(line)
                 chunks.append(Chunk(row["id"], row["text"], row["title"], row["metadata"]))
-        fusion = FusionConfig(**manifest.fusion)  # type: ignore[arg-type]
+        if fusion is None:
+            fusion = FusionConfig(**manifest.fusion)  # type: ignore[arg-type]
         views_path = folder / "views.json"
         views = json.loads(views_path.read_text()) if views_path.exists() else []
         return cls(

@@ -8,7 +8,7 @@ import pytest
 
 from ml.rag.chunking import chunk_section, chunk_sections
 from ml.rag.items import faq_item, humanize_category, passage_item
-from ml.retrieval.fusion import reciprocal_rank_fusion
+from ml.retrieval.fusion import reciprocal_rank_fusion, relative_score_fusion
 
 pytestmark = pytest.mark.unit
 
@@ -71,6 +71,25 @@ def test_rrf() -> None:
     assert [i for i, _ in only_a] == [5]
     with pytest.raises(ValueError):
         reciprocal_rank_fusion({"a": [1]}, k=0)
+
+
+def test_score_fusion_keeps_margins_and_scales_bm25() -> None:
+    # A near-tie in cosine is settled by the words; a clear dense winner stays first.
+    fused = relative_score_fusion({1: 0.70, 2: 0.69}, {2: 8.0, 1: 2.0}, lexical_weight=0.1)
+    assert [i for i, _ in fused] == [2, 1]
+    assert fused[0][1] == pytest.approx(0.69 + 0.1) and fused[1][1] == pytest.approx(0.725)
+    clear = relative_score_fusion({1: 0.90, 2: 0.60}, {2: 8.0}, lexical_weight=0.1)
+    assert [i for i, _ in clear] == [1, 2]
+    # BM25 is relative to the query's best score: doubling every BM25 score changes nothing.
+    a = relative_score_fusion({1: 0.5, 2: 0.5, 3: 0.4}, {1: 1.0, 2: 3.0}, lexical_weight=0.2)
+    b = relative_score_fusion({1: 0.5, 2: 0.5, 3: 0.4}, {1: 2.0, 2: 6.0}, lexical_weight=0.2)
+    assert a == b
+    # Lexical-only items count; no lexical hits, or zero scores, leave the dense order alone.
+    assert dict(relative_score_fusion({1: 0.3}, {9: 4.0}))[9] == pytest.approx(0.1)
+    assert relative_score_fusion({1: 0.2, 2: 0.4}, {}) == [(2, 0.4), (1, 0.2)]
+    assert relative_score_fusion({1: 0.2, 2: 0.4}, {1: 0.0}) == [(2, 0.4), (1, 0.2)]
+    with pytest.raises(ValueError):
+        relative_score_fusion({1: 0.2}, {}, lexical_weight=-1)
 
 
 def test_query_cache_embeds_a_repeated_query_once() -> None:

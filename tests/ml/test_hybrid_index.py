@@ -9,7 +9,7 @@ import pytest
 
 from ml.embeddings.sentence import SentenceEmbedder
 from ml.rag.items import faq_item, passage_item
-from ml.retrieval.hybrid import HybridIndex, save_atomically
+from ml.retrieval.hybrid import FusionConfig, HybridIndex, save_atomically
 from ml.testing.fakes import HashingEmbedder
 
 FAQ = [
@@ -102,3 +102,35 @@ def test_empty_index_roundtrip(tmp_path: Path) -> None:
     assert empty.search("anything", k=3) == []
     loaded = HybridIndex.load(save_atomically(empty, tmp_path), emb)
     assert loaded.search("anything", k=3) == [] and loaded.manifest.n_items == 0
+
+
+@pytest.mark.unit
+def test_fusion_methods_and_override_on_load(tmp_path: Path) -> None:
+    emb = HashingEmbedder(dim=128)
+    index = HybridIndex.build(_items(), emb, version="v1")
+    assert index.fusion.method == "score" and index.manifest.fusion["method"] == "score"
+    hits = index.search("how do i change my pin", k=5)
+    # score fusion: the fused score is the item's cosine plus at most the BM25 weight
+    assert hits[0].chunk.id == "f1"
+    for h in hits:
+        assert h.details["dense"] <= h.score <= h.details["dense"] + 0.1 + 1e-6
+    # with one candidate per method, the BM25-only candidate still gets its real cosine
+    narrow = HybridIndex.build(_items(), emb, version="v2", fusion=FusionConfig(candidates=1))
+    query = "exchange my card"
+    q = emb.embed([query])[0]
+    dense_top = narrow.search(query, k=1, mode="dense")[0].chunk.id
+    bm25_top = narrow.search(query, k=1, mode="bm25")[0].chunk.id
+    assert dense_top != bm25_top  # the case under test: two different candidates
+    ids = [c.id for c in narrow.chunks]
+    for h in narrow.search(query, k=1) + narrow.search(query, k=2):
+        cosine = narrow.dense.score_items(q, [ids.index(h.chunk.id)])[0]
+        assert h.details["dense"] == pytest.approx(cosine)
+
+    path = save_atomically(index, tmp_path / "idx")
+    rrf = HybridIndex.load(path, emb, FusionConfig(method="rrf", rrf_k=1.0))
+    assert rrf.fusion.method == "rrf" and rrf.manifest.fusion["method"] == "score"
+    top = rrf.search("how do i change my pin", k=3)
+    assert top[0].chunk.id == "f1" and top[0].score == pytest.approx(1 / 2 + 0.5 / 2)
+    for bad in ({"method": "mean"}, {"rrf_k": 0}, {"bm25_score_weight": -0.1}):
+        with pytest.raises(ValueError):
+            FusionConfig(**bad)  # type: ignore[arg-type]
