@@ -99,18 +99,15 @@ def _ensure_product(session: Session, settings: Settings, variant: str, train_cs
     if product is None:
         product = products.create_product(session=session, data=ProductCreate(slug=slug, name=name))
     pid = product.id or 0
+    for fname in DEMO_FILES:  # every run: a changed demo file replaces the stored one
+        started = time.perf_counter()
+        r = ingest_file(
+            session=session, settings=settings, product_id=pid, path=DEMO_DIR / fname, name=fname
+        )
+        if not r.unchanged:
+            _log(f"{slug}: {fname}: {r.chunk_count} chunks ({time.perf_counter() - started:.0f} s)")
     model = active_model(session, pid)
     if model is None:
-        for fname in DEMO_FILES:
-            started = time.perf_counter()
-            r = ingest_file(
-                session=session,
-                settings=settings,
-                product_id=pid,
-                path=DEMO_DIR / fname,
-                name=fname,
-            )
-            _log(f"{slug}: {fname}: {r.chunk_count} chunks ({time.perf_counter() - started:.0f} s)")
         added = load_demo_examples(session=session, product_id=pid)
         _log(f"{slug}: {added} demo intent examples")
         has_b77 = session.exec(
