@@ -28,7 +28,7 @@ from ml.embeddings.onnx_sentence import OnnxSentenceEmbedder  # noqa: E402
 from ml.embeddings.sentence import SentenceEmbedder  # noqa: E402
 from ml.interfaces import Embedder  # noqa: E402
 from ml.rag.items import IndexItem, faq_item  # noqa: E402
-from ml.retrieval.hybrid import FusionConfig, FusionMethod, HybridIndex  # noqa: E402
+from ml.retrieval.hybrid import FusionConfig, HybridIndex  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "banking77"
 METHODS = ("bm25", "dense", "hybrid", "hybrid_rrf")
@@ -152,18 +152,10 @@ def main() -> None:
 
     mixups: Counter[tuple[str, str]] = Counter()
 
-    def served(method: FusionMethod) -> HybridIndex:
-        return HybridIndex(
-            index.chunks,
-            index.dense,
-            index.bm25,
-            query_embedder,
-            index.manifest,
-            dataclasses.replace(fusion, method=method),
-            index.view_texts,
-        )
-
-    scored, rrf = served("score"), served("rrf")
+    scored, rrf = (
+        index.reconfigured(fusion=dataclasses.replace(fusion, method=m), embedder=query_embedder)
+        for m in ("score", "rrf")
+    )
     results = {
         m: evaluate(
             rrf if m == "hybrid_rrf" else scored,

@@ -149,6 +149,21 @@ class HybridIndex:
         chunks = [item.chunk for item in items]
         return cls(chunks, dense, bm25, embedder, manifest, fusion, views)
 
+    def reconfigured(
+        self, *, fusion: FusionConfig | None = None, embedder: Embedder | None = None
+    ) -> HybridIndex:
+        """The same stored index (shared, not copied) searched with another fusion or another
+        query embedder (one giving the same vectors, e.g. the ONNX export of the model)."""
+        return HybridIndex(
+            self.chunks,
+            self.dense,
+            self.bm25,
+            embedder or self.embedder,
+            self.manifest,
+            fusion or self.fusion,
+            self.view_texts,
+        )
+
     def reusable_vectors(self, embedder_name: str) -> dict[str, Vector]:
         """Text -> vector of this index's views, if it was built with ``embedder_name``."""
         if embedder_name != self.manifest.embedder or len(self.view_texts) != len(
@@ -254,8 +269,7 @@ class HybridIndex:
             for line in fh:
                 row = json.loads(line)
                 chunks.append(Chunk(row["id"], row["text"], row["title"], row["metadata"]))
-        if fusion is None:
-            fusion = FusionConfig(**manifest.fusion)  # type: ignore[arg-type]
+        recorded = FusionConfig(**manifest.fusion)  # type: ignore[arg-type]
         views_path = folder / "views.json"
         views = json.loads(views_path.read_text()) if views_path.exists() else []
         return cls(
@@ -264,7 +278,7 @@ class HybridIndex:
             BM25Store.load(folder),
             embedder,
             manifest,
-            fusion,
+            fusion or recorded,
             views,
         )
 

@@ -131,6 +131,11 @@ def test_fusion_methods_and_override_on_load(tmp_path: Path) -> None:
     assert rrf.fusion.method == "rrf" and rrf.manifest.fusion["method"] == "score"
     top = rrf.search("how do i change my pin", k=3)
     assert top[0].chunk.id == "f1" and top[0].score == pytest.approx(1 / 2 + 0.5 / 2)
+    swapped = index.reconfigured(fusion=FusionConfig(method="rrf", rrf_k=1.0))
+    assert swapped.dense is index.dense and swapped.fusion.method == "rrf"
+    assert [h.chunk.id for h in swapped.search("how do i change my pin", k=3)] == [
+        h.chunk.id for h in top
+    ]
     for bad in ({"method": "mean"}, {"rrf_k": 0}, {"bm25_score_weight": -0.1}):
         with pytest.raises(ValueError):
             FusionConfig(**bad)  # type: ignore[arg-type]
