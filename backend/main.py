@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge = KnowledgeRuntime(settings, engine, metrics)
         await run_in_threadpool(knowledge.warm_up)
         app.state.knowledge = knowledge
-        intents = IntentRuntime(settings, engine)
+        intents = IntentRuntime(settings, engine, knowledge.embedder)
         await run_in_threadpool(intents.preload)
         app.state.intents = intents
         llm = LLMRuntime(settings)

@@ -147,16 +147,31 @@ def answer_accuracy(routing: list[dict[str, Any]], llm: list[dict[str, Any]]) ->
     }
 
 
-def simulate(r: dict[str, Any], mc: float, fpc: float, fps: float) -> str:
+def confirmed(r: dict[str, Any]) -> bool:
+    """Retrieval confirmed the gate: the plain search's best entry is the predicted intent's
+    FAQ entry (recorded at min_confidence 0, where any other top entry gets boosted away)."""
+    if "confirmed" in r:
+        return bool(r["confirmed"])
+    return (
+        not r.get("boosted")
+        and r.get("top_kind") == "faq"
+        and (r.get("top_category") == r.get("intent"))
+    )
+
+
+def simulate(r: dict[str, Any], mc: float, fpc: float, fps: float, mcc: float | None = None) -> str:
     """The route policy.decide + grounding.fast_path_hit take for a recorded verdict under other
-    thresholds ("llm": answered, not by the fast path). Exact because the recorded hits were
-    boosted (recorded at min_confidence 0), as they are for any answered query."""
+    thresholds ("llm": answered, not by the fast path); ``mcc``: min_confidence_confirmed
+    (default: ``mc``, confirmation off). Exact because the recorded hits were boosted (recorded
+    at min_confidence 0), as they are for any answered query."""
     conf, intent = r.get("confidence") or 0.0, r.get("intent")
+    mcc = mc if mcc is None else min(mcc, mc)
+    ok = confirmed(r) and intent not in SMALLTALK_INTENTS and conf >= mcc
     if r.get("route") == "error":
         return "error"
     if intent in HANDOFF_INTENTS and conf >= mc:
         return "handoff"
-    if intent == OUT_OF_SCOPE or r.get("out_of_scope") or conf < mc:
+    if intent == OUT_OF_SCOPE or r.get("out_of_scope") or (conf < mc and not ok):
         return "fallback"
     if intent in SMALLTALK_INTENTS:
         return "smalltalk"
@@ -172,37 +187,45 @@ def sweep(dev: list[dict[str, Any]], dev_llm: list[dict[str, Any]], args: Any) -
     fps, llm_ok = args.fast_path_min_similarity, [r for r in dev_llm if "skipped" not in r]
     p_all = float(np.mean([r["correct"] for r in llm_ok])) if llm_ok else None
     k_prior, grid, n, cells = 10, [round(0.05 * i, 2) for i in range(21)], len(dev), []
-    for mc in grid[:-1]:
-        for fpc in (f for f in grid if f >= mc):
-            routes = [simulate(r, mc, fpc, fps) for r in dev]
-            fp = [r for r, x in zip(dev, routes, strict=True) if x == "fast_path"]
-            via = [r for r, x in zip(dev, routes, strict=True) if x == "llm"]
-            fp_ok = sum(r["top_category"] == r["label"] for r in fp)
-            ext_ok = sum(r["top_category"] == r["label"] for r in via)
-            cell = {
-                "min_confidence": mc,
-                "fast_path_min_confidence": fpc,
-                "answered_share": share(len(fp) + len(via), n),
-                "fast_path_share": share(len(fp), n),
-                "fast_path_accuracy": share(fp_ok, len(fp)),
-                "accuracy_extractive": share(fp_ok + ext_ok, len(fp) + len(via)),
-            }
-            if p_all is not None:  # the cell's own dev LLM answers, shrunk towards the overall
-                own = [r["correct"] for r in llm_ok if simulate(r, mc, fpc, fps) == "llm"]
-                p = (sum(own) + k_prior * p_all) / (len(own) + k_prior)
-                cell.update(llm_accuracy=round(p, 4), n_llm_dev=len(own))
-                cell["accuracy_est"] = share(fp_ok + p * len(via), len(fp) + len(via))
-            cells.append(cell)
+    # fast_path_min_confidence below min_confidence_confirmed changes nothing (all answered pass)
+    triples = [(a, f, c) for a in grid[:-1] for c in grid if c <= a for f in grid if f >= c]
+    for mc, fpc, mcc in triples:
+        routes = [simulate(r, mc, fpc, fps, mcc) for r in dev]
+        fp = [r for r, x in zip(dev, routes, strict=True) if x == "fast_path"]
+        via = [r for r, x in zip(dev, routes, strict=True) if x == "llm"]
+        fp_ok = sum(r["top_category"] == r["label"] for r in fp)
+        ext_ok = sum(r["top_category"] == r["label"] for r in via)
+        cell = {
+            "min_confidence": mc,
+            "min_confidence_confirmed": mcc,
+            "fast_path_min_confidence": fpc,
+            "answered_share": share(len(fp) + len(via), n),
+            "fast_path_share": share(len(fp), n),
+            "fast_path_accuracy": share(fp_ok, len(fp)),
+            "accuracy_extractive": share(fp_ok + ext_ok, len(fp) + len(via)),
+        }
+        if p_all is not None:  # the cell's own dev LLM answers, shrunk towards the overall
+            own = [r["correct"] for r in llm_ok if simulate(r, mc, fpc, fps, mcc) == "llm"]
+            p = (sum(own) + k_prior * p_all) / (len(own) + k_prior)
+            cell.update(llm_accuracy=round(p, 4), n_llm_dev=len(own))
+            cell["accuracy_est"] = share(fp_ok + p * len(via), len(fp) + len(via))
+        cells.append(cell)
     metric = "accuracy_est" if p_all is not None else "accuracy_extractive"
     feasible = [c for c in cells if (c["answered_share"] or 0) >= args.min_answered]
 
-    def best(key: str) -> dict[str, Any]:
-        return max(feasible or cells, key=lambda c: (c[key] or 0, c["fast_path_share"] or 0))
+    def best(key: str, among: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        pool = [c for c in among or cells if (c["answered_share"] or 0) >= args.min_answered]
+        return max(pool or among or cells, key=lambda c: (c[key] or 0, c["fast_path_share"] or 0))
 
     replay = [
         simulate(r, 0, 0, fps) == ("llm" if r["route"] in LLM_ROUTES else r["route"]) for r in dev
     ]
-    default = (DEFAULT.min_confidence, DEFAULT.fast_path_min_confidence)
+    default = (
+        DEFAULT.min_confidence,
+        DEFAULT.fast_path_min_confidence,
+        DEFAULT.min_confidence_confirmed,
+    )
+    key = ("min_confidence", "fast_path_min_confidence", "min_confidence_confirmed")
     return {
         "n_dev": n,
         "dev_set": f"{n} texts of BANKING77 train.csv, seed {args.seed} (not in the demo examples)",
@@ -216,12 +239,22 @@ def sweep(dev: list[dict[str, Any]], dev_llm: list[dict[str, Any]], args: Any) -
         "replay_agreement": share(sum(replay), len(replay)),
         "chosen": best(metric),
         "chosen_by_accuracy_extractive": best("accuracy_extractive"),
-        "current_defaults": next(
-            (c for c in cells if (c["min_confidence"], c["fast_path_min_confidence"]) == default),
-            None,
-        ),
-        "grid": cells,
+        "current_defaults": next((c for c in cells if tuple(c[k] for k in key) == default), None),
+        "without_confirmation": best(metric, [c for c in cells if c[key[2]] == c[key[0]]]),
+        "grid_best_20": sorted(feasible or cells, key=lambda c: -(c[metric] or 0))[:20],
+        "grid_size": len(cells),
+        "best_fast_path_min_confidence_by_pair": [
+            max(group, key=lambda c: (c[metric] or 0, c["fast_path_share"] or 0))
+            for group in _groups(cells, key[0], key[2])
+        ],
     }
+
+
+def _groups(cells: list[dict[str, Any]], *names: str) -> list[list[dict[str, Any]]]:
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for c in cells:
+        out[tuple(c[n] for n in names)].append(c)
+    return list(out.values())
 
 
 def _fmt(v: Any) -> str:
@@ -242,22 +275,26 @@ def print_table(title: str, s: dict[str, Any], keys: list[str], targets: dict[st
 
 def print_sweep(sw: dict[str, Any]) -> None:
     key = "accuracy_est" if "accuracy_est" in sw["chosen"] else "accuracy_extractive"
-    cols = [round(0.1 * i, 1) for i in range(11)]
-    by = {(c["min_confidence"], c["fast_path_min_confidence"]): c for c in sw["grid"]}
+    cols = [round(0.1 * i, 1) for i in range(10)]
+    by = {
+        (c["min_confidence"], c["min_confidence_confirmed"]): c
+        for c in sw["best_fast_path_min_confidence_by_pair"]
+    }
     print(
-        f"\nthreshold sweep, dev set (n={sw['n_dev']}): {key} / fast_path_share; columns: "
-        f"fast_path_min_confidence\n{'min_conf':>8}{'answered':>9} "
+        f"\nthreshold sweep, dev set (n={sw['n_dev']}): {key} / answered_share (best "
+        f"fast_path_min_confidence); columns: min_confidence_confirmed\n{'min_conf':>8} "
         + "".join(f"{c:>12}" for c in cols)
     )
-    for mc in sorted({c["min_confidence"] for c in sw["grid"]}):
-        row = [by.get((mc, f)) for f in cols]
+    for mc in sorted({m for m, _ in by}):
+        row = [by.get((mc, c)) for c in cols]
         cells = "".join(
-            f"{c[key]:>6.3f}/{c['fast_path_share']:<5.2f}" if c else " " * 12 for c in row
+            f"{c[key]:>6.3f}/{c['answered_share']:<5.2f}" if c else " " * 12 for c in row
         )
-        print(f"{mc:>8.2f}{by[(mc, mc)]['answered_share']:>9.3f} {cells}")
+        print(f"{mc:>8.2f} {cells}")
     print(f"criterion: {sw['criterion']}\nLLM accuracy: {sw['llm_accuracy_source']}")
     print(f"replay check (recorded routes reproduced at 0/0): {sw['replay_agreement']}")
     print(f"CHOSEN: {json.dumps(sw['chosen'])}")
+    print(f"without confirmation: {json.dumps(sw['without_confirmation'])}")
     print(f"by accuracy_extractive: {json.dumps(sw['chosen_by_accuracy_extractive'])}")
     print(f"current defaults: {json.dumps(sw['current_defaults'])}")
 
@@ -268,6 +305,7 @@ def policy(args: Any) -> dict[str, float]:
     mc, fpc = (0.0, 0.0) if args.dev else (args.min_confidence, args.fast_path_min_confidence)
     return {
         "min_confidence": mc,
+        "min_confidence_confirmed": 0.0 if args.dev else args.min_confidence_confirmed,
         "fast_path_min_confidence": fpc,
         "fast_path_min_similarity": args.fast_path_min_similarity,
     }
@@ -443,6 +481,12 @@ def parse_args() -> argparse.Namespace:
     )
     thr = "routing, load: the product's %s (default: the code's, %%(default)s)"
     add("--min-confidence", type=float, default=DEFAULT.min_confidence, help=thr % "threshold")
+    add(
+        "--min-confidence-confirmed",
+        type=float,
+        default=DEFAULT.min_confidence_confirmed,
+        help=thr % "threshold",
+    )
     add(
         "--fast-path-min-confidence",
         type=float,

@@ -278,7 +278,9 @@ async def routing_records(
         trace = traces.get(mid or -1, {})
         top = _top(trace)
         row.update({f"top_{k}": top.get(k) for k in ("chunk_id", "category", "kind", "dense")})
-        row["boosted"] = (trace.get("retrieval") or {}).get("boosted_intent") is not None
+        retrieval = trace.get("retrieval") or {}
+        row["boosted"] = retrieval.get("boosted_intent") is not None
+        row["confirmed"] = bool(retrieval.get("confirmed"))
         row["stages"] = trace.get("latency_ms") or {}
     return rows
 

@@ -234,7 +234,7 @@ class PromptPreview:
         self.engine = make_engine(settings.sqlalchemy_url)
         self.knowledge = KnowledgeRuntime(settings, self.engine)
         self.knowledge.warm_up()
-        self.intents = IntentRuntime(settings, self.engine)
+        self.intents = IntentRuntime(settings, self.engine, self.knowledge.embedder)
 
     def messages(
         self, product: Product, config: dict[str, Any], text: str
@@ -250,10 +250,9 @@ class PromptPreview:
         cfg = AssistantSettingsBase.model_validate(config)
         question = clean_text(text)
         _, pred = self.intents.predict(product.id, question)
-        mc = cfg.min_confidence
-        if decide(status=ConversationStatus.bot, prediction=pred, min_confidence=mc).route != (
-            Route.answer
-        ):
+        mc, bot = cfg.min_confidence, ConversationStatus.bot
+        route = decide(status=bot, prediction=pred, min_confidence=mc).route
+        if route not in (Route.answer, Route.fallback):
             return None
         found = grounding.retrieve(
             self.knowledge,
@@ -262,6 +261,16 @@ class PromptPreview:
             prediction=pred,
             min_confidence=mc,
         )
+        if route == Route.fallback and found.confirmed:
+            route = decide(
+                status=bot,
+                prediction=pred,
+                min_confidence=mc,
+                confirmed=True,
+                min_confidence_confirmed=cfg.min_confidence_confirmed,
+            ).route
+        if route != Route.answer:
+            return None
         if not found.hits or grounding.fast_path_hit(found, pred, cfg) is not None:
             return None
         passages = [

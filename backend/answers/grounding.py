@@ -36,12 +36,14 @@ class Retrieved:
     index_version: str | None
     hits: list[ScoredChunk] = field(default_factory=list)
     boosted_intent: str | None = None
+    confirmed: bool = False  # the plain search's best entry is the predicted intent's FAQ entry
 
     def trace(self) -> dict[str, Any]:
         """The retrieval part of a message trace."""
         return {
             "index_version": self.index_version,
             "boosted_intent": self.boosted_intent,
+            "confirmed": self.confirmed,
             "hits": [
                 {
                     "chunk_id": h.chunk.id,
@@ -62,6 +64,18 @@ def _boostable(prediction: IntentPrediction | None, min_confidence: float) -> st
     return prediction.intent if prediction.confidence >= min_confidence else None
 
 
+def confirms(hits: list[ScoredChunk], prediction: IntentPrediction | None) -> bool:
+    """True when the best hit is a FAQ entry of the predicted (in-scope, non-reserved) intent."""
+    if not hits or prediction is None or prediction.is_out_of_scope:
+        return False
+    top = hits[0].chunk.metadata
+    return (
+        prediction.intent not in RESERVED
+        and top.get("kind") == "faq"
+        and top.get("category") == prediction.intent
+    )
+
+
 def retrieve(
     knowledge: Searcher,
     *,
@@ -71,11 +85,13 @@ def retrieve(
     min_confidence: float,
     k: int = 5,
 ) -> Retrieved:
-    """Hybrid search, with the predicted intent's best FAQ entry first when the gate is sure."""
+    """Hybrid search, with the predicted intent's best FAQ entry first when the gate is sure;
+    ``confirmed`` when the plain search already ranks that intent's FAQ entry first."""
     version, hits = knowledge.search(product_id, query, k)
+    confirmed = confirms(hits, prediction)
     intent = _boostable(prediction, min_confidence)
     if intent is None or not hits or hits[0].chunk.metadata.get("category") == intent:
-        return Retrieved(version, hits)
+        return Retrieved(version, hits, confirmed=confirmed)
     _, best = knowledge.search(product_id, query, 1, filters={"category": [intent]})
     if not best:
         return Retrieved(version, hits)

@@ -96,10 +96,10 @@ class AnswerPipeline:
         trace = self.result.trace
         version, prediction = await run_in_threadpool(self.predict, req.product_id, req.text)
         t = self._lap("classify", t)
+        config = self.config
         decision = decide(
-            status=req.status, prediction=prediction, min_confidence=self.config.min_confidence
+            status=req.status, prediction=prediction, min_confidence=config.min_confidence
         )
-        trace.update(intent_trace(version, prediction, decision))
         retrieved = grounding.Retrieved(None)
         if decision.route in (Route.answer, Route.fallback):
             retrieved = await run_in_threadpool(
@@ -108,10 +108,19 @@ class AnswerPipeline:
                 product_id=req.product_id,
                 query=req.text,
                 prediction=prediction,
-                min_confidence=self.config.min_confidence,
+                min_confidence=config.min_confidence,
             )
             t = self._lap("retrieve", t)
             trace["retrieval"] = retrieved.trace()
+            if retrieved.confirmed and decision.route == Route.fallback:
+                decision = decide(
+                    status=req.status,
+                    prediction=prediction,
+                    min_confidence=config.min_confidence,
+                    confirmed=True,
+                    min_confidence_confirmed=config.min_confidence_confirmed,
+                )
+        trace.update(intent_trace(version, prediction, decision))
         try:
             async for event in self._answer(req, decision, prediction, retrieved):
                 yield event

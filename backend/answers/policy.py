@@ -5,7 +5,8 @@ Order matters and is the documented contract:
 1. a conversation handled by a person (or waiting for one) gets no bot reply;
 2. no intent model yet: try to answer from the knowledge (retrieval decides);
 3. the visitor asks for a person, or complains (confidently): hand over;
-4. out of scope, or the gate is not confident enough: fall back, saying what the bot can do;
+4. out of scope, or the gate is not confident enough: fall back, saying what the bot can do
+   (a FAQ intent that retrieval confirms needs only ``min_confidence_confirmed``);
 5. greetings, thanks and goodbyes get a short configured reply, no retrieval;
 6. everything else is answered from the knowledge.
 """
@@ -49,8 +50,12 @@ def decide(
     status: ConversationStatus,
     prediction: IntentPrediction | None,
     min_confidence: float,
+    confirmed: bool = False,
+    min_confidence_confirmed: float | None = None,
 ) -> Decision:
-    """The policy's decision for one visitor message (see the module docstring for the order)."""
+    """The policy's decision for one visitor message (see the module docstring for the order).
+    ``confirmed``: retrieval's best FAQ entry (plain search) is the predicted intent's own; then
+    ``min_confidence_confirmed`` (when lower) is enough to answer."""
     if status in (ConversationStatus.agent, ConversationStatus.waiting_for_agent):
         return Decision(Route.silent, f"conversation is {ConversationStatus(status).value}")
     if prediction is None:
@@ -60,6 +65,18 @@ def decide(
         return Decision(Route.handoff, f"intent {prediction.intent}", "handoff_reply")
     if prediction.intent == OUT_OF_SCOPE or prediction.is_out_of_scope:
         return Decision(Route.fallback, "out of scope", "fallback_reply")
+    if (
+        not confident
+        and confirmed
+        and min_confidence_confirmed is not None
+        and prediction.intent not in HANDOFF_INTENTS
+        and prediction.intent not in SMALLTALK_INTENTS
+        and prediction.confidence >= min_confidence_confirmed
+    ):
+        return Decision(
+            Route.answer,
+            f"intent {prediction.intent} at {prediction.confidence:.2f}, confirmed by retrieval",
+        )
     if not confident:
         return Decision(
             Route.fallback,

@@ -1,5 +1,9 @@
 """The API side of the intent gate: each product's active model, loaded once and swapped when the
-database says another version became active (checked at most every ``index_poll_s``)."""
+database says another version became active (checked at most every ``index_poll_s``).
+
+Given the process's query embedder, a ``frozen_head`` model on the same encoder classifies the
+query vector (which the embedder caches for the retrieval that follows) instead of encoding the
+message again: one encoder pass per message (:mod:`ml.intent.shared_encoder`)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from sqlmodel import Session
 from backend.core.settings import Settings
 from backend.intents.training import active_model
 from ml.intent.predictor import IntentPredictor
-from ml.interfaces import IntentPrediction
+from ml.intent.shared_encoder import check_sharing
+from ml.interfaces import Embedder, IntentPrediction
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +31,19 @@ class _Entry:
     predictor: IntentPredictor | None = None
     checked_at: float = 0.0
     error: str | None = None
+    shared: bool = False  # classifies the query embedder's vectors
 
 
 class IntentRuntime:
-    """Per-product active intent models for one API process (``app.state.intents``)."""
+    """Per-product active intent models for one API process (``app.state.intents``);
+    ``embedder`` is the process's (caching) query embedder, to share with frozen-head models."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, embedder: Embedder | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.embedder = embedder
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -53,13 +63,27 @@ class IntentRuntime:
                             Path(row.path), threads=self.settings.inference_threads
                         )
                         predictor.warm_up()
+                        shared = self._share(predictor)
                         entry.predictor, entry.version, entry.error = predictor, version, None
+                        entry.shared = shared
                         log.info("product %s: serving intent model %s", product_id, version)
                     except (OSError, ValueError) as exc:  # keep serving the previous model
                         entry.error = f"cannot load intent model {version}: {exc}"
                         log.error("product %s: %s", product_id, entry.error)
             entry.checked_at = time.monotonic()
         return entry
+
+    def _share(self, predictor: IntentPredictor) -> bool:
+        if self.embedder is None or predictor.frozen_encoder is None:
+            return False
+        check = check_sharing(predictor, self.embedder)
+        log.info(
+            "intent model %s: shared query encoder %s (%s)",
+            predictor.version,
+            "on" if check.shared else "off",
+            check.reason,
+        )
+        return check.shared
 
     def preload(self) -> int:
         """Load every product's active model now (app startup), so that the first visitor
@@ -86,6 +110,9 @@ class IntentRuntime:
         entry = self._refresh(product_id)
         if entry.predictor is None:
             return None, None
+        if entry.shared and self.embedder is not None and text.strip():
+            vector = self.embedder.embed([text])[0]
+            return entry.version, entry.predictor.predict_embedding(vector)
         return entry.version, entry.predictor.predict(text)
 
     def status(self) -> str:
@@ -94,4 +121,7 @@ class IntentRuntime:
         if errors:
             raise RuntimeError("; ".join(errors))
         loaded = [p for p, e in self._entries.items() if e.version]
-        return f"{len(loaded)} model(s) loaded" if loaded else "no model loaded yet (warming up)"
+        if not loaded:
+            return "no model loaded yet (warming up)"
+        shared = sum(self._entries[p].shared for p in loaded)
+        return f"{len(loaded)} model(s) loaded, {shared} sharing the query encoder"

@@ -15,6 +15,7 @@ MANIFEST = "deskpilot_intent.json"
 # Training strategies (``TrainConfig.strategy``) and the two architectures they produce.
 FROZEN, FINETUNE, SEQCLS = "frozen_head", "finetune", "sequence_classification"
 MEAN_POOL = "mean_pool_linear"  # encoder + mean pooling + linear head: frozen_head and finetune
+HEAD_FILE = "head.safetensors"  # the linear head of a mean-pool model (weight, bias)
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:

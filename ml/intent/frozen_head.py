@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml.intent.artifact import HEAD_FILE
 from ml.intent.batching import batched, encode, encoder_inputs
 
-HEAD_FILE = "head.safetensors"
 C_GRID = (1.0, 4.0, 16.0, 64.0)  # inverse L2 strength; best on validation accuracy wins
 
 

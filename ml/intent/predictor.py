@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ml.embeddings.resolve import offline
-from ml.intent.artifact import MANIFEST, load_torch_classifier, read_manifest
+from ml.intent.artifact import FROZEN, HEAD_FILE, MANIFEST, load_torch_classifier, read_manifest
 from ml.intent.batching import encode
 from ml.intent.calibration import softmax
 from ml.interfaces import IntentPrediction
@@ -68,6 +68,7 @@ class IntentPredictor:
         self._inputs: list[str] = list((self.manifest.get("onnx") or {}).get("inputs", []))
         self._model: Any = None
         self._tokenizer: Any = None
+        self._head: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -109,6 +110,37 @@ class IntentPredictor:
 
         enc = encode(self._tokenizer, texts, self.max_length, "np")
         return run_graph(self._model, enc, self._inputs)
+
+    @property
+    def frozen_encoder(self) -> str | None:
+        """The base encoder whose sentence embeddings this model's linear head reads, when
+        training kept it frozen (``frozen_head``): the head can then classify an embedding made
+        elsewhere by that same encoder (see :mod:`ml.intent.shared_encoder`). None otherwise."""
+        if self.manifest.get("strategy") != FROZEN or not (self.model_dir / HEAD_FILE).exists():
+            return None
+        return str(self.manifest.get("base_model") or "") or None
+
+    def head_logits(self, vectors: np.ndarray) -> np.ndarray:
+        """Uncalibrated logits of the linear head for sentence embeddings of the frozen
+        encoder (rows: mean-pooled, unit length); ``ValueError`` if the encoder was fine-tuned."""
+        if self.frozen_encoder is None:
+            raise ValueError(f"{self.model_dir} fine-tuned its encoder: it needs the text")
+        with self._lock:
+            if self._head is None:
+                from safetensors.numpy import load_file
+
+                weights = load_file(str(self.model_dir / HEAD_FILE))
+                self._head = (weights["weight"].astype(np.float32), weights["bias"])
+            weight, bias = self._head
+        rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if rows.shape[1] != weight.shape[1]:
+            raise ValueError(f"embedding size {rows.shape[1]}, the head reads {weight.shape[1]}")
+        return np.asarray(rows @ weight.T + bias, dtype=np.float32)
+
+    def predict_embedding(self, vector: np.ndarray) -> IntentPrediction:
+        """Classify one message from its frozen-encoder embedding (no encoder pass here)."""
+        probs = softmax(self.head_logits(vector), self.temperature)[0]
+        return self._verdict(probs)
 
     def threshold_for(self, intent: str) -> float:
         """The confidence below which a prediction of ``intent`` counts as out of scope."""

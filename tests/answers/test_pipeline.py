@@ -72,6 +72,7 @@ def run(
     healthy: bool = True,
     status: ConversationStatus = ConversationStatus.bot,
     dense: float = 0.5,
+    config: AssistantSettingsBase | None = None,
 ) -> tuple[list[Event], AnswerPipeline]:
     llm = LLMRuntime(load_settings(), client=generator or FakeGenerator())
     llm.healthy = healthy
@@ -79,7 +80,7 @@ def run(
         predict=predictor(intent, confidence),
         knowledge=FakeKnowledge([FAQ, PASSAGE] if chunks is None else chunks, dense),
         llm=llm,
-        config=AssistantSettingsBase(),
+        config=config or AssistantSettingsBase(),
     )
     request = TurnRequest(product_id=1, product_name="Lumen", status=status, text="where is it?")
 
@@ -181,6 +182,20 @@ def test_intent_boost_puts_the_predicted_intents_faq_first() -> None:
     events, pipeline = run("card_arrival", chunks=[PASSAGE, FAQ])
     assert pipeline.result.trace["retrieval"]["boosted_intent"] == "card_arrival"
     assert events[0][1]["route"] == "fast_path"
+
+
+def test_retrieval_confirmation_answers_a_less_sure_gate_from_the_approved_text() -> None:
+    config = AssistantSettingsBase(min_confidence=0.6, min_confidence_confirmed=0.3)
+    events, pipeline = run("card_arrival", confidence=0.4, config=config)  # FAQ ranked first
+    assert events[0][1]["route"] == "fast_path"
+    assert text_of(events) == FAQ.metadata["answer"]
+    trace = pipeline.result.trace
+    assert trace["retrieval"]["confirmed"] is True
+    assert "confirmed by retrieval" in trace["policy"]["reason"]
+    # the same gate verdict when retrieval ranks something else first: fallback
+    events, pipeline = run("card_arrival", confidence=0.4, config=config, chunks=[PASSAGE, FAQ])
+    assert events[0][1]["route"] == "fallback"
+    assert pipeline.result.trace["retrieval"]["confirmed"] is False
 
 
 def test_no_knowledge_means_fallback_not_an_llm_guess() -> None:

@@ -56,3 +56,31 @@ def test_threshold_is_inclusive() -> None:
         status=ConversationStatus.bot, prediction=pred("card_arrival", 0.3), min_confidence=0.3
     )
     assert decision.route == Route.answer
+
+
+def confirmed(prediction: IntentPrediction, *, confirmed: bool = True) -> Route:
+    return decide(
+        status=ConversationStatus.bot,
+        prediction=prediction,
+        min_confidence=0.6,
+        confirmed=confirmed,
+        min_confidence_confirmed=0.3,
+    ).route
+
+
+def test_retrieval_confirmation_lowers_the_bar_for_faq_intents_only() -> None:
+    assert confirmed(pred("card_arrival", 0.35)) == Route.answer
+    assert confirmed(pred("card_arrival", 0.35), confirmed=False) == Route.fallback
+    assert confirmed(pred("card_arrival", 0.25)) == Route.fallback  # below the confirmed bar
+    assert confirmed(pred("card_arrival", 0.35, oos=True)) == Route.fallback
+    # confirmation never pages a person or sends small talk on a weak guess
+    assert confirmed(pred("human_agent", 0.35)) == Route.fallback
+    assert confirmed(pred("greeting", 0.35)) == Route.fallback
+    reason = decide(
+        status=ConversationStatus.bot,
+        prediction=pred("card_arrival", 0.35),
+        min_confidence=0.6,
+        confirmed=True,
+        min_confidence_confirmed=0.3,
+    ).reason
+    assert "confirmed by retrieval" in reason

@@ -76,6 +76,14 @@ def test_train_activate_predict(kb: KB) -> None:
     body = pred.json()
     assert body["intent"] == "card_arrival" and body["model_version"] == first
     assert 0 < body["confidence"] <= 1 and len(body["top_k"]) == 3
+    # a frozen-head model on the query embedder's encoder classifies the query vector, which
+    # the embedder caches for the retrieval that follows: one encoder pass per message
+    ready = kb.client.get("/api/v1/ready").json()["checks"]["intent_model"]
+    assert "1 sharing the query encoder" in ready["detail"], ready
+    cache = kb.client.app.state.knowledge.embedder  # type: ignore[attr-defined]
+    hits = cache.hits
+    cache.embed(["my card hasn't shown up yet"])  # embedded by the prediction above
+    assert cache.hits == hits + 1
     for odd in ["", "🙂", "x" * 20000]:
         assert (
             kb.client.post(

