@@ -159,22 +159,34 @@ def confirmed(r: dict[str, Any]) -> bool:
     )
 
 
-def simulate(r: dict[str, Any], mc: float, fpc: float, fps: float, mcc: float | None = None) -> str:
+def simulate(
+    r: dict[str, Any],
+    mc: float,
+    fpc: float,
+    fps: float,
+    mcc: float | None = None,
+    mr: float | None = None,
+) -> str:
     """The route policy.decide + grounding.fast_path_hit take for a recorded verdict under other
     thresholds ("llm": answered, not by the fast path); ``mcc``: min_confidence_confirmed
-    (default: ``mc``, confirmation off). Exact because the recorded hits were boosted (recorded
-    at min_confidence 0), as they are for any answered query."""
+    (default: ``mc``, confirmation off); ``mr``: min_confidence_reserved (default: ``mc``).
+    Exact because the recorded hits were boosted (recorded at min_confidence 0), as they are for
+    any answered query."""
     conf, intent = r.get("confidence") or 0.0, r.get("intent")
-    mcc = mc if mcc is None else min(mcc, mc)
-    ok = confirmed(r) and intent not in SMALLTALK_INTENTS and conf >= mcc
+    mcc = mc if mcc is None else mcc
+    mr = mc if mr is None else mr
     if r.get("route") == "error":
         return "error"
-    if intent in HANDOFF_INTENTS and conf >= mc:
+    if intent in HANDOFF_INTENTS and conf >= mr:
         return "handoff"
-    if intent == OUT_OF_SCOPE or r.get("out_of_scope") or (conf < mc and not ok):
+    if intent == OUT_OF_SCOPE or r.get("out_of_scope"):
         return "fallback"
-    if intent in SMALLTALK_INTENTS:
+    if intent in SMALLTALK_INTENTS and conf >= mr:
         return "smalltalk"
+    if intent in HANDOFF_INTENTS or intent in SMALLTALK_INTENTS:
+        return "fallback"
+    if conf < mc and not (confirmed(r) and conf >= mcc):
+        return "fallback"
     if r.get("top_kind") is None:  # nothing retrieved
         return "fallback"
     same = intent == r.get("top_category") and conf >= fpc
@@ -185,12 +197,13 @@ def simulate(r: dict[str, Any], mc: float, fpc: float, fps: float, mcc: float | 
 def sweep(dev: list[dict[str, Any]], dev_llm: list[dict[str, Any]], args: Any) -> dict[str, Any]:
     """Answered share and accuracy over a (min_confidence, fast_path_min_confidence) grid."""
     fps, llm_ok = args.fast_path_min_similarity, [r for r in dev_llm if "skipped" not in r]
+    mr = args.min_confidence_reserved  # BANKING77 has no handoff or small talk to tune it on
     p_all = float(np.mean([r["correct"] for r in llm_ok])) if llm_ok else None
     k_prior, grid, n, cells = 10, [round(0.05 * i, 2) for i in range(21)], len(dev), []
     # fast_path_min_confidence below min_confidence_confirmed changes nothing (all answered pass)
     triples = [(a, f, c) for a in grid[:-1] for c in grid if c <= a for f in grid if f >= c]
     for mc, fpc, mcc in triples:
-        routes = [simulate(r, mc, fpc, fps, mcc) for r in dev]
+        routes = [simulate(r, mc, fpc, fps, mcc, mr) for r in dev]
         fp = [r for r, x in zip(dev, routes, strict=True) if x == "fast_path"]
         via = [r for r, x in zip(dev, routes, strict=True) if x == "llm"]
         fp_ok = sum(r["top_category"] == r["label"] for r in fp)
@@ -205,7 +218,7 @@ def sweep(dev: list[dict[str, Any]], dev_llm: list[dict[str, Any]], args: Any) -
             "accuracy_extractive": share(fp_ok + ext_ok, len(fp) + len(via)),
         }
         if p_all is not None:  # the cell's own dev LLM answers, shrunk towards the overall
-            own = [r["correct"] for r in llm_ok if simulate(r, mc, fpc, fps, mcc) == "llm"]
+            own = [r["correct"] for r in llm_ok if simulate(r, mc, fpc, fps, mcc, mr) == "llm"]
             p = (sum(own) + k_prior * p_all) / (len(own) + k_prior)
             cell.update(llm_accuracy=round(p, 4), n_llm_dev=len(own))
             cell["accuracy_est"] = share(fp_ok + p * len(via), len(fp) + len(via))
@@ -306,6 +319,7 @@ def policy(args: Any) -> dict[str, float]:
     return {
         "min_confidence": mc,
         "min_confidence_confirmed": 0.0 if args.dev else args.min_confidence_confirmed,
+        "min_confidence_reserved": 0.0 if args.dev else args.min_confidence_reserved,
         "fast_path_min_confidence": fpc,
         "fast_path_min_similarity": args.fast_path_min_similarity,
     }
@@ -486,6 +500,12 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=DEFAULT.min_confidence_confirmed,
         help=thr % "threshold",
+    )
+    add(
+        "--min-confidence-reserved",
+        type=float,
+        default=DEFAULT.min_confidence_reserved,
+        help=thr % "threshold (handoff and small talk; the sweep keeps it fixed)",
     )
     add(
         "--fast-path-min-confidence",

@@ -242,7 +242,8 @@ class PromptPreview:
         """The chat messages, or None when the API would not ask the LLM (policy, fast path)."""
         from backend.answers import grounding
         from backend.answers.models import AssistantSettingsBase
-        from backend.answers.policy import Route, decide
+        from backend.answers.pipeline import policy_decision
+        from backend.answers.policy import Route
         from backend.conversations.models import ConversationStatus
         from backend.conversations.service import clean_text
         from ml.generation.prompt import Passage, build_prompt
@@ -250,8 +251,8 @@ class PromptPreview:
         cfg = AssistantSettingsBase.model_validate(config)
         question = clean_text(text)
         _, pred = self.intents.predict(product.id, question)
-        mc, bot = cfg.min_confidence, ConversationStatus.bot
-        route = decide(status=bot, prediction=pred, min_confidence=mc).route
+        bot = ConversationStatus.bot
+        route = policy_decision(cfg, bot, pred).route
         if route not in (Route.answer, Route.fallback):
             return None
         found = grounding.retrieve(
@@ -259,16 +260,10 @@ class PromptPreview:
             product_id=product.id,
             query=question,
             prediction=pred,
-            min_confidence=mc,
+            min_confidence=cfg.min_confidence,
         )
         if route == Route.fallback and found.confirmed:
-            route = decide(
-                status=bot,
-                prediction=pred,
-                min_confidence=mc,
-                confirmed=True,
-                min_confidence_confirmed=cfg.min_confidence_confirmed,
-            ).route
+            route = policy_decision(cfg, bot, pred, confirmed=True).route
         if route != Route.answer:
             return None
         if not found.hits or grounding.fast_path_hit(found, pred, cfg) is not None:

@@ -65,6 +65,24 @@ class TurnResult:
         return self.route == Route.silent.value
 
 
+def policy_decision(
+    config: AssistantSettingsBase,
+    status: ConversationStatus,
+    prediction: IntentPrediction | None,
+    *,
+    confirmed: bool = False,
+) -> Decision:
+    """:func:`policy.decide` with the product's thresholds."""
+    return decide(
+        status=status,
+        prediction=prediction,
+        min_confidence=config.min_confidence,
+        confirmed=confirmed,
+        min_confidence_confirmed=config.min_confidence_confirmed,
+        min_confidence_reserved=config.min_confidence_reserved,
+    )
+
+
 class AnswerPipeline:
     """Runs one turn with the process's runtimes and the product's answer settings."""
 
@@ -97,9 +115,7 @@ class AnswerPipeline:
         version, prediction = await run_in_threadpool(self.predict, req.product_id, req.text)
         t = self._lap("classify", t)
         config = self.config
-        decision = decide(
-            status=req.status, prediction=prediction, min_confidence=config.min_confidence
-        )
+        decision = policy_decision(config, req.status, prediction)
         retrieved = grounding.Retrieved(None)
         if decision.route in (Route.answer, Route.fallback):
             retrieved = await run_in_threadpool(
@@ -113,13 +129,7 @@ class AnswerPipeline:
             t = self._lap("retrieve", t)
             trace["retrieval"] = retrieved.trace()
             if retrieved.confirmed and decision.route == Route.fallback:
-                decision = decide(
-                    status=req.status,
-                    prediction=prediction,
-                    min_confidence=config.min_confidence,
-                    confirmed=True,
-                    min_confidence_confirmed=config.min_confidence_confirmed,
-                )
+                decision = policy_decision(config, req.status, prediction, confirmed=True)
         trace.update(intent_trace(version, prediction, decision))
         try:
             async for event in self._answer(req, decision, prediction, retrieved):

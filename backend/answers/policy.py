@@ -4,11 +4,13 @@ what the bot does with a visitor message. One pure function, no I/O, unit-tested
 Order matters and is the documented contract:
 1. a conversation handled by a person (or waiting for one) gets no bot reply;
 2. no intent model yet: try to answer from the knowledge (retrieval decides);
-3. the visitor asks for a person, or complains (confidently): hand over;
-4. out of scope, or the gate is not confident enough: fall back, saying what the bot can do
-   (a FAQ intent that retrieval confirms needs only ``min_confidence_confirmed``);
-5. greetings, thanks and goodbyes get a short configured reply, no retrieval;
-6. everything else is answered from the knowledge.
+3. the visitor asks for a person, or complains (confidently: ``min_confidence_reserved``): hand
+   over;
+4. out of scope: fall back, saying what the bot can do;
+5. greetings, thanks and goodbyes (``min_confidence_reserved``) get a short configured reply, no
+   retrieval;
+6. a FAQ intent the gate is sure of (``min_confidence``), or that retrieval confirms
+   (``min_confidence_confirmed``), is answered from the knowledge; anything less sure falls back.
 """
 
 from __future__ import annotations
@@ -52,39 +54,32 @@ def decide(
     min_confidence: float,
     confirmed: bool = False,
     min_confidence_confirmed: float | None = None,
+    min_confidence_reserved: float | None = None,
 ) -> Decision:
     """The policy's decision for one visitor message (see the module docstring for the order).
     ``confirmed``: retrieval's best FAQ entry (plain search) is the predicted intent's own; then
-    ``min_confidence_confirmed`` (when lower) is enough to answer."""
+    ``min_confidence_confirmed`` (when lower) is enough to answer. ``min_confidence_reserved``
+    (default: ``min_confidence``) is the bar for handing over and for small talk."""
     if status in (ConversationStatus.agent, ConversationStatus.waiting_for_agent):
         return Decision(Route.silent, f"conversation is {ConversationStatus(status).value}")
     if prediction is None:
         return Decision(Route.answer, "no intent model: answering from retrieval")
-    confident = prediction.confidence >= min_confidence
-    if prediction.intent in HANDOFF_INTENTS and confident:
-        return Decision(Route.handoff, f"intent {prediction.intent}", "handoff_reply")
-    if prediction.intent == OUT_OF_SCOPE or prediction.is_out_of_scope:
+    conf, intent = prediction.confidence, prediction.intent
+    reserved_bar = min_confidence if min_confidence_reserved is None else min_confidence_reserved
+    if intent in HANDOFF_INTENTS and conf >= reserved_bar:
+        return Decision(Route.handoff, f"intent {intent}", "handoff_reply")
+    if intent == OUT_OF_SCOPE or prediction.is_out_of_scope:
         return Decision(Route.fallback, "out of scope", "fallback_reply")
-    if (
-        not confident
-        and confirmed
-        and min_confidence_confirmed is not None
-        and prediction.intent not in HANDOFF_INTENTS
-        and prediction.intent not in SMALLTALK_INTENTS
-        and prediction.confidence >= min_confidence_confirmed
-    ):
+    if intent in SMALLTALK_INTENTS and conf >= reserved_bar:
+        return Decision(Route.smalltalk, f"intent {intent}", SMALLTALK_INTENTS[intent])
+    if intent in HANDOFF_INTENTS or intent in SMALLTALK_INTENTS:
         return Decision(
-            Route.answer,
-            f"intent {prediction.intent} at {prediction.confidence:.2f}, confirmed by retrieval",
+            Route.fallback, f"confidence {conf:.2f} below {reserved_bar:.2f}", "fallback_reply"
         )
-    if not confident:
-        return Decision(
-            Route.fallback,
-            f"confidence {prediction.confidence:.2f} below {min_confidence:.2f}",
-            "fallback_reply",
-        )
-    if prediction.intent in SMALLTALK_INTENTS:
-        return Decision(
-            Route.smalltalk, f"intent {prediction.intent}", SMALLTALK_INTENTS[prediction.intent]
-        )
-    return Decision(Route.answer, f"intent {prediction.intent}")
+    if conf >= min_confidence:
+        return Decision(Route.answer, f"intent {intent}")
+    if confirmed and min_confidence_confirmed is not None and conf >= min_confidence_confirmed:
+        return Decision(Route.answer, f"intent {intent} at {conf:.2f}, confirmed by retrieval")
+    return Decision(
+        Route.fallback, f"confidence {conf:.2f} below {min_confidence:.2f}", "fallback_reply"
+    )

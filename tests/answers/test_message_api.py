@@ -174,7 +174,7 @@ def test_assistant_settings_admin_api(
     path = f"/api/v1/admin/products/{product.id}/assistant"
     got = client.get(path, headers=admin).json()
     assert got["min_confidence"] == 0.90 and "{product}" in got["greeting_reply"]
-    assert got["min_confidence_confirmed"] == 0.40
+    assert got["min_confidence_confirmed"] == 0.40 and got["min_confidence_reserved"] == 0.60
     resp = client.put(path, json={"min_confidence_confirmed": 0.3}, headers=admin)
     assert resp.json()["min_confidence_confirmed"] == 0.3 and resp.json()["min_confidence"] == 0.9
     assert (

@@ -84,3 +84,21 @@ def test_retrieval_confirmation_lowers_the_bar_for_faq_intents_only() -> None:
         min_confidence_confirmed=0.3,
     ).reason
     assert "confirmed by retrieval" in reason
+
+
+def test_handoff_and_small_talk_have_their_own_bar() -> None:
+    def route(intent: str, confidence: float) -> Route:
+        return decide(
+            status=ConversationStatus.bot,
+            prediction=pred(intent, confidence),
+            min_confidence=0.9,
+            min_confidence_reserved=0.6,
+        ).route
+
+    assert route("human_agent", 0.7) == Route.handoff  # a request for a person needs 0.6, not 0.9
+    assert route("complaint", 0.7) == Route.handoff
+    assert route("greeting", 0.7) == Route.smalltalk
+    assert route("human_agent", 0.5) == Route.fallback
+    assert route("thanks", 0.5) == Route.fallback
+    assert route("card_arrival", 0.7) == Route.fallback  # answers keep min_confidence
+    assert route("card_arrival", 0.9) == Route.answer
