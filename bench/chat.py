@@ -494,31 +494,15 @@ def parse_args() -> argparse.Namespace:
         "start one with infra/vllm/serve.sh on a free port",
     )
     thr = "routing, load: the product's %s (default: the code's, %%(default)s)"
-    add("--min-confidence", type=float, default=DEFAULT.min_confidence, help=thr % "threshold")
-    add(
-        "--min-confidence-confirmed",
-        type=float,
-        default=DEFAULT.min_confidence_confirmed,
-        help=thr % "threshold",
-    )
-    add(
-        "--min-confidence-reserved",
-        type=float,
-        default=DEFAULT.min_confidence_reserved,
-        help=thr % "threshold (handoff and small talk; the sweep keeps it fixed)",
-    )
-    add(
-        "--fast-path-min-confidence",
-        type=float,
-        default=DEFAULT.fast_path_min_confidence,
-        help=thr % "threshold",
-    )
-    add(
-        "--fast-path-min-similarity",
-        type=float,
-        default=DEFAULT.fast_path_min_similarity,
-        help=thr % "threshold (the sweep keeps it fixed)",
-    )
+    for name, note in (
+        ("min_confidence", ""),
+        ("min_confidence_confirmed", ""),
+        ("min_confidence_reserved", " (handoff and small talk; the sweep keeps it fixed)"),
+        ("fast_path_min_confidence", ""),
+        ("fast_path_min_similarity", " (the sweep keeps it fixed)"),
+    ):
+        flag = "--" + name.replace("_", "-")
+        add(flag, type=float, default=getattr(DEFAULT, name), help=thr % f"threshold{note}")
     add(
         "--min-answered", type=float, default=0.85, help="sweep: least answered share (%(default)s)"
     )
