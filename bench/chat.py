@@ -149,14 +149,8 @@ def answer_accuracy(routing: list[dict[str, Any]], llm: list[dict[str, Any]]) ->
 
 def confirmed(r: dict[str, Any]) -> bool:
     """Retrieval confirmed the gate: the plain search's best entry is the predicted intent's
-    FAQ entry (recorded at min_confidence 0, where any other top entry gets boosted away)."""
-    if "confirmed" in r:
-        return bool(r["confirmed"])
-    return (
-        not r.get("boosted")
-        and r.get("top_kind") == "faq"
-        and (r.get("top_category") == r.get("intent"))
-    )
+    FAQ entry (``retrieval.confirmed`` of the trace)."""
+    return bool(r.get("confirmed"))
 
 
 def simulate(

@@ -125,13 +125,14 @@ class IntentPredictor:
         encoder (rows: mean-pooled, unit length); ``ValueError`` if the encoder was fine-tuned."""
         if self.frozen_encoder is None:
             raise ValueError(f"{self.model_dir} fine-tuned its encoder: it needs the text")
-        with self._lock:
-            if self._head is None:
-                from safetensors.numpy import load_file
+        if self._head is None:  # the lock is only taken until the head is loaded (hot path)
+            with self._lock:
+                if self._head is None:
+                    from safetensors.numpy import load_file
 
-                weights = load_file(str(self.model_dir / HEAD_FILE))
-                self._head = (weights["weight"].astype(np.float32), weights["bias"])
-            weight, bias = self._head
+                    weights = load_file(str(self.model_dir / HEAD_FILE))
+                    self._head = (weights["weight"].astype(np.float32), weights["bias"])
+        weight, bias = self._head
         rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if rows.shape[1] != weight.shape[1]:
             raise ValueError(f"embedding size {rows.shape[1]}, the head reads {weight.shape[1]}")
