@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -93,6 +93,26 @@ def import_examples(
 ) -> ImportReport:
     """Add the file's examples to the product; duplicates are skipped, conflicting labels are
     reported (the stored label wins), unknown intents are created or reported. One commit."""
+    return import_rows(
+        session=session,
+        product_id=product_id,
+        rows=read_rows(path, fmt),
+        create_missing=create_missing,
+        source=source,
+        max_rows=max_rows,
+    )
+
+
+def import_rows(
+    *,
+    session: Session,
+    product_id: int,
+    rows: Iterable[tuple[int, str, str]],
+    create_missing: bool,
+    source: str = "import",
+    max_rows: int = 2_000_000,
+) -> ImportReport:
+    """``import_examples`` for (line, text, intent) rows from any source. One commit."""
     intents = {
         i.name: i for i in session.exec(select(Intent).where(Intent.product_id == product_id))
     }
@@ -108,7 +128,7 @@ def import_examples(
     report = ImportReport()
     pending: list[IntentExample] = []
     try:
-        for line, raw_text, raw_intent in read_rows(path, fmt):
+        for line, raw_text, raw_intent in rows:
             report.rows += 1
             if report.rows > max_rows:
                 raise InvalidInput(f"the file has more than {max_rows} rows", code="too_many_rows")

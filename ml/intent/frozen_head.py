@@ -19,17 +19,32 @@ import torch
 
 from ml.intent.artifact import HEAD_FILE
 from ml.intent.batching import batched, encode, encoder_inputs
+from ml.intent.example_memory import ExampleMemory, MemoryConfig, load_memory, save_memory
 
 C_GRID = (1.0, 4.0, 16.0, 64.0)  # inverse L2 strength; best on validation accuracy wins
 
 
 class MeanPoolClassifier(torch.nn.Module):
-    """Encoder → masked mean pooling → L2 normalisation → linear head (logits)."""
+    """Encoder → masked mean pooling → L2 normalisation → linear head (logits), mixed with the
+    example memory when the frozen-head path gave it one (:mod:`ml.intent.example_memory`)."""
 
     def __init__(self, encoder: Any, n_labels: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = torch.nn.Linear(int(encoder.config.hidden_size), n_labels)
+        self.memory: ExampleMemory | None = None
+
+    def remember(self, x: np.ndarray, y: np.ndarray, config: MemoryConfig) -> None:
+        """Keep embeddings ``x`` of examples labelled ``y`` as the memory (weight 0: none)."""
+        n_labels = self.head.out_features
+        self.memory = ExampleMemory(x, y, n_labels, config) if config.weight > 0 else None
+
+    def classify(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Logits for sentence embeddings: the head's, mixed with the memory's if any."""
+        logits: torch.Tensor = self.head(embeddings)
+        if self.memory is not None:
+            logits = self.memory(embeddings, logits)
+        return logits
 
     def embed(
         self,
@@ -51,8 +66,7 @@ class MeanPoolClassifier(torch.nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits for a tokenised batch."""
-        logits: torch.Tensor = self.head(self.embed(input_ids, attention_mask, token_type_ids))
-        return logits
+        return self.classify(self.embed(input_ids, attention_mask, token_type_ids))
 
 
 def embed_texts(
@@ -127,11 +141,13 @@ def refit_head(
 
 
 def save_head(model: MeanPoolClassifier, folder: Path) -> None:
-    """Write the encoder (safetensors) and the head weights into ``folder``."""
+    """Write the encoder (safetensors), the head weights and the memory, if any, into ``folder``."""
     from safetensors.torch import save_file
 
     model.encoder.save_pretrained(str(folder), safe_serialization=True)
     save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
+    if model.memory is not None:
+        save_memory(model.memory, folder)
 
 
 def load_head(folder: Path, n_labels: int) -> MeanPoolClassifier:
@@ -141,4 +157,5 @@ def load_head(folder: Path, n_labels: int) -> MeanPoolClassifier:
 
     model = MeanPoolClassifier(AutoModel.from_pretrained(str(folder)), n_labels)
     model.head.load_state_dict(load_file(folder / HEAD_FILE))
+    model.memory = load_memory(folder, n_labels)
     return model.eval()

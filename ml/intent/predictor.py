@@ -19,6 +19,7 @@ from ml.embeddings.resolve import offline
 from ml.intent.artifact import FROZEN, HEAD_FILE, MANIFEST, load_torch_classifier, read_manifest
 from ml.intent.batching import encode
 from ml.intent.calibration import softmax
+from ml.intent.example_memory import MemoryReader, load_reader
 from ml.interfaces import IntentPrediction
 
 __all__ = ["MANIFEST", "IntentPredictor", "decide"]
@@ -68,7 +69,7 @@ class IntentPredictor:
         self._inputs: list[str] = list((self.manifest.get("onnx") or {}).get("inputs", []))
         self._model: Any = None
         self._tokenizer: Any = None
-        self._head: tuple[np.ndarray, np.ndarray] | None = None
+        self._head: tuple[np.ndarray, np.ndarray, MemoryReader | None] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -121,8 +122,9 @@ class IntentPredictor:
         return str(self.manifest.get("base_model") or "") or None
 
     def head_logits(self, vectors: np.ndarray) -> np.ndarray:
-        """Uncalibrated logits of the linear head for sentence embeddings of the frozen
-        encoder (rows: mean-pooled, unit length); ``ValueError`` if the encoder was fine-tuned."""
+        """Uncalibrated logits of the linear head (mixed with the example memory, if the model
+        has one) for sentence embeddings of the frozen encoder (rows: mean-pooled, unit
+        length); ``ValueError`` if the encoder was fine-tuned."""
         if self.frozen_encoder is None:
             raise ValueError(f"{self.model_dir} fine-tuned its encoder: it needs the text")
         if self._head is None:  # the lock is only taken until the head is loaded (hot path)
@@ -131,12 +133,14 @@ class IntentPredictor:
                     from safetensors.numpy import load_file
 
                     weights = load_file(str(self.model_dir / HEAD_FILE))
-                    self._head = (weights["weight"].astype(np.float32), weights["bias"])
-        weight, bias = self._head
+                    memory = load_reader(self.model_dir, len(self._labels))
+                    self._head = (weights["weight"].astype(np.float32), weights["bias"], memory)
+        weight, bias, memory = self._head
         rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if rows.shape[1] != weight.shape[1]:
             raise ValueError(f"embedding size {rows.shape[1]}, the head reads {weight.shape[1]}")
-        return np.asarray(rows @ weight.T + bias, dtype=np.float32)
+        logits = np.asarray(rows @ weight.T + bias, dtype=np.float32)
+        return logits if memory is None else memory.mix(rows, logits)
 
     def predict_embedding(self, vector: np.ndarray) -> IntentPrediction:
         """Classify one message from its frozen-encoder embedding (no encoder pass here)."""

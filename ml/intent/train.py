@@ -25,6 +25,7 @@ from ml.intent.calibration import (
     softmax,
 )
 from ml.intent.data import class_weights, stratified_split
+from ml.intent.example_memory import MemoryConfig
 from ml.intent.finetune import SequenceLogits, fine_tune, logits_for
 from ml.intent.frozen_head import (
     MeanPoolClassifier,
@@ -58,6 +59,8 @@ class TrainConfig:
     seed: int = 13
     target_oos_precision: float = 0.9
     export_onnx: bool = True
+    memory_weight: float = 0.4  # frozen_head: share of the example memory (0: head alone)
+    memory_temperature: float = 0.03  # frozen_head: softmax temperature of the memory
 
 
 @dataclass
@@ -89,7 +92,7 @@ def _head_logits(model: MeanPoolClassifier, x: np.ndarray, n_classes: int) -> np
     if not len(x):
         return np.zeros((0, n_classes), dtype=np.float32)
     with torch.no_grad():
-        return np.asarray(model.head(torch.from_numpy(x)).numpy())
+        return np.asarray(model.classify(torch.from_numpy(x)).numpy())
 
 
 def resolve_strategy(config: TrainConfig, n_train: int) -> str:
@@ -158,6 +161,7 @@ def train_intent_model(
     """
     config = config or TrainConfig()
     report = progress or (lambda _f, _m: None)
+    memory = MemoryConfig(temperature=config.memory_temperature, weight=config.memory_weight)
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists; choose a new folder")
     if len(texts) != len(labels) or not texts:
@@ -226,15 +230,13 @@ def train_intent_model(
         val_logits = logits_for(model, tokenizer, val_texts, config.max_length)
     else:
         assert isinstance(model, MeanPoolClassifier)
+        model.remember(train_x, y, memory)  # validation is scored by what training saw
         val_logits = _head_logits(model, val_x, len(classes))
-        if len(val_y):
-            refit_head(
-                model,
-                np.concatenate([train_x, val_x]),
-                np.concatenate([y, val_y]),
-                c=extra["head_C"],
-                seed=config.seed,
-            )
+        if len(val_y):  # the accuracy of what serves: the head with its memory
+            best_acc = float(np.mean(val_logits.argmax(1) == val_y))
+            all_x, all_y = np.concatenate([train_x, val_x]), np.concatenate([y, val_y])
+            refit_head(model, all_x, all_y, c=extra["head_C"], seed=config.seed)
+            model.remember(all_x, all_y, memory)
     train_s = time.monotonic() - start
     report(0.92, "calibrating")
     temperature, threshold, thresholds, metrics = _calibrate(val_logits, val_y, classes, config)
@@ -256,6 +258,8 @@ def train_intent_model(
         "train_s": round(train_s, 2),
         "max_length": config.max_length,
     }
+    if isinstance(model, MeanPoolClassifier) and model.memory is not None:
+        manifest["memory"] = {"size": len(model.memory.labels), **asdict(model.memory.config)}
     report_data = None
     if len(val_y):
         probs = softmax(val_logits, temperature)

