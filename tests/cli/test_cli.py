@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,27 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert code == 0 and "Usage" in out
     body = out.split("Usage", 1)[1]
     assert len(body.split()) > 8, f"`deskpilot {' '.join(path)} --help` says too little"
+
+
+def test_serve_keeps_blas_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API process multiplies small matrices on many threads: one BLAS thread each."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from backend.cli.main import single_threaded_blas
+
+    np.ones((2, 2)) @ np.ones((2, 2))  # BLAS is loaded
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas, "numpy has no BLAS library to limit"
+    before = max(i["num_threads"] for i in blas)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # an explicit choice is left alone
+    single_threaded_blas()
+    assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {before}
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    try:
+        single_threaded_blas()
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+    finally:
+        threadpool_limits(limits=before, user_api="blas")
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
