@@ -44,7 +44,13 @@ PHASES = ("routing", "fast_path_load", "llm", "with_banking77_train", "sweep")
 DEFAULT = AssistantSettingsBase()
 LLM_ROUTES = ("extractive", "llm")  # extractive: would have gone to the LLM (it was stopped)
 SHARES = ["answered_share", "fallback_share", "handoff_share", "smalltalk_share", "fast_path_share"]
-TOP = ["routes", *SHARES, "fast_path_accuracy", "answer_accuracy_extractive"]
+TOP = [
+    "routes",
+    *SHARES,
+    "fast_path_accuracy",
+    "answer_accuracy_extractive",
+    "second_opinion_share",
+]
 METHOD = (
     "estimate: (fast-path answers whose FAQ entry is the query's intent + sum over intents of "
     "[queries of that intent routed to the LLM in the routing phase x LLM-path accuracy of that "
@@ -81,6 +87,7 @@ def routing_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "fast_path_share": share(len(fast), n),
         "fast_path_accuracy": share(sum(r["correct"] for r in fast), len(fast)),
         "answer_accuracy_extractive": share(sum(r["correct"] for r in answered), len(answered)),
+        "second_opinion_share": share(sum(bool(r.get("second_opinion")) for r in rows), n),
         "stages_ms_p50": stage_pcts([r["stages"] for r in fast], 50),
         "stages_ms_p95": stage_pcts([r["stages"] for r in fast], 95),
     }

@@ -281,6 +281,7 @@ async def routing_records(
         retrieval = trace.get("retrieval") or {}
         row["boosted"] = retrieval.get("boosted_intent") is not None
         row["confirmed"] = bool(retrieval.get("confirmed"))
+        row["second_opinion"] = bool((trace.get("intent") or {}).get("first_opinion"))
         row["stages"] = trace.get("latency_ms") or {}
     return rows
 

@@ -45,6 +45,8 @@ class IntentPrediction:
     confidence: float  # calibrated probability of ``intent``
     is_out_of_scope: bool
     top_k: Sequence[tuple[str, float]] = ()
+    # the fast model's verdict when it was unsure and a second opinion replaced it
+    first_opinion: IntentPrediction | None = None
 
 
 @dataclass(frozen=True)

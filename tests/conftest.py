@@ -21,6 +21,10 @@ os.environ.update(
         "DESKPILOT_BROKER_URL": "memory://",
         # No generator unless a test brings one (a fake, or tests/live's real vLLM).
         "DESKPILOT_LLM_BASE_URL": "",
+        # Models train without the second opinion (minutes of mpnet per training) unless a test
+        # asks for it; a model folder built from split weights goes to the session's tmp.
+        "DESKPILOT_INTENT_SECOND_OPINION_MODEL": "",
+        "DESKPILOT_MODEL_CACHE": str(_TMP / "models"),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }

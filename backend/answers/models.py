@@ -32,21 +32,21 @@ class AssistantSettingsBase(SQLModel):
     # confirms the intent (next setting). Chosen with
     # bench/chat.py --dev (3,000 BANKING77 train texts, not the test set): the most accurate
     # setting that still answers at least 85 % of messages.
-    min_confidence: float = Field(default=0.80, ge=0.0, le=1.0)
+    min_confidence: float = Field(default=0.90, ge=0.0, le=1.0)
     # A FAQ intent is also answered from this confidence up when retrieval confirms it: the best
     # entry of a plain (unboosted) search is that intent's own. Two independent signals agreeing
     # are right far more often than the gate alone at the same confidence (dev: 87 % against
     # 45 % when they disagree). Set it equal to min_confidence to turn confirmation off.
-    min_confidence_confirmed: float = Field(default=0.65, ge=0.0, le=1.0)
+    min_confidence_confirmed: float = Field(default=0.75, ge=0.0, le=1.0)
     # The bar for the reserved intents with fixed routes: handing over (human_agent, complaint)
     # and small talk (greeting, thanks, goodbye). Kept apart from min_confidence, which the dev
-    # sweep raises for answers: a visitor asking for a person should not need 80 % certainty.
+    # sweep raises for answers: a visitor asking for a person should not need 90 % certainty.
     min_confidence_reserved: float = Field(default=0.60, ge=0.0, le=1.0)
     # The approved FAQ answer is sent at once (no LLM) when the intent is at least this confident
     # and the best FAQ entry belongs to that intent (it may be below min_confidence, so that
     # confirmed answers go out as approved text too), or when the best FAQ entry's dense
     # similarity alone is at least fast_path_min_similarity.
-    fast_path_min_confidence: float = Field(default=0.65, ge=0.0, le=1.0)
+    fast_path_min_confidence: float = Field(default=0.75, ge=0.0, le=1.0)
     fast_path_min_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     persona: str = Field(default="", max_length=2000, sa_column=Column(Text, nullable=False))
     max_answer_tokens: int = Field(default=256, ge=16, le=4096)

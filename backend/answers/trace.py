@@ -31,6 +31,12 @@ def intent_trace(
             "out_of_scope": prediction.is_out_of_scope,
             "top_k": [[n, round(p, 5)] for n, p in prediction.top_k],
         }
+        first = prediction.first_opinion
+        if first is not None:  # the fast model was unsure: the second opinion decided
+            intent["first_opinion"] = {
+                "name": first.intent,
+                "confidence": round(first.confidence, 5),
+            }
     return {
         "intent": intent,
         "intent_model": version,

@@ -140,25 +140,39 @@ def intent_train(
             "finetune or frozen_head."
         ),
     ] = "auto",
+    second_opinion: Annotated[
+        str | None,
+        typer.Option(
+            help="Bigger encoder (folder or weights package) whose frozen-head model decides "
+            "when the model is unsure; 'none' trains without. Default: the "
+            "DESKPILOT_INTENT_SECOND_OPINION_MODEL setting (all-mpnet-base-v2)."
+        ),
+    ] = None,
 ) -> None:
     """Train an intent classifier (progress bar with loss and ETA), from a file or a product.
 
     Writes safetensors weights, tokenizer, calibration, thresholds, a parity-checked ONNX int8
-    graph and a validation report (report.json, reliability.png) into a versioned folder."""
+    graph and a validation report (report.json, reliability.png) into a versioned folder, with
+    the second opinion's model in its second_opinion/ subfolder."""
     from dataclasses import replace
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from backend.cli.common import settings_or_exit
     from backend.core.errors import DeskpilotError
+    from backend.intents.training import train_model_folder
+    from ml.embeddings.resolve import ModelNotFound
     from ml.intent.data import DatasetError, clean_examples, require_trainable
-    from ml.intent.train import TrainConfig, train_intent_model
+    from ml.intent.train import TrainConfig
 
     if (data is None) == (product is None):
         raise fail("give either --data FILE (with --out DIR) or --product NAME")
     if strategy not in ("auto", "finetune", "frozen_head"):
         raise fail("--strategy must be auto, finetune or frozen_head")
     settings = settings_or_exit()
+    if second_opinion is not None:
+        chosen = "" if second_opinion.strip().lower() in ("", "none") else second_opinion
+        settings = settings.model_copy(update={"intent_second_opinion_model": chosen})
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     )
@@ -193,9 +207,11 @@ def intent_train(
                 config = TrainConfig(base_model=settings.intent_base_model, strategy=strategy)
                 if epochs is not None:
                     config = replace(config, max_epochs=epochs)
-                result = train_intent_model(texts, labels, out, config=config, progress=update)
+                result = train_model_folder(
+                    texts, labels, out, settings=settings, config=config, progress=update
+                )
                 summary = f"wrote {result.model_dir}: {result.metrics}"
-        except (DeskpilotError, DatasetError, FileExistsError) as exc:
+        except (DeskpilotError, DatasetError, FileExistsError, ModelNotFound) as exc:
             raise fail(getattr(exc, "message", str(exc))) from None
     console.print(summary)
 

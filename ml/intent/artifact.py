@@ -16,6 +16,7 @@ MANIFEST = "deskpilot_intent.json"
 FROZEN, FINETUNE, SEQCLS = "frozen_head", "finetune", "sequence_classification"
 MEAN_POOL = "mean_pool_linear"  # encoder + mean pooling + linear head: frozen_head and finetune
 HEAD_FILE = "head.safetensors"  # the linear head of a mean-pool model (weight, bias)
+SECOND_DIR = "second_opinion"  # a model's second opinion (ml.intent.second_opinion)
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
@@ -81,11 +82,13 @@ def save_artifact(
     *,
     parity: tuple[Sequence[str], Any] | None = None,
     report: dict[str, Any] | None = None,
+    int8: bool = True,
 ) -> Path:
     """Write weights (safetensors), tokenizer, manifest and, given ``parity`` (validation texts
     and their PyTorch logits), the checked ONNX graphs into a temporary sibling folder, then
     rename it to ``out_dir`` (which must not exist): no partial artifact is ever left behind.
-    ``report`` (the validation evaluation report) goes to ``validation/`` with its PNG."""
+    ``report`` (the validation evaluation report) goes to ``validation/`` with its PNG;
+    ``int8=False``: no int8 graph is tried."""
     from ml.intent.finetune import SequenceLogits
     from ml.intent.frozen_head import MeanPoolClassifier, save_head
     from ml.intent.onnx_export import export_and_check
@@ -116,6 +119,7 @@ def save_artifact(
                 parity[0],
                 parity[1],
                 max_length=int(manifest.get("max_length", 64)),
+                int8=int8,
             )
             manifest["onnx"] = onnx_report.as_manifest()
         if report is not None:

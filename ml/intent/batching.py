@@ -28,6 +28,15 @@ def encoder_inputs(
 def batched(
     run: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str], batch: int = 64
 ) -> np.ndarray:
-    """``run`` over ``texts`` in batches of ``batch``, rows concatenated in order."""
-    out = [run(texts[start : start + batch]) for start in range(0, len(texts), batch)]
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+    """``run`` over ``texts`` in batches of ``batch``, rows concatenated in input order. Texts
+    of similar length share a batch (sorted by length, then put back), so little of each padded
+    batch is padding."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    ordered = [texts[i] for i in order]
+    out = [run(ordered[start : start + batch]) for start in range(0, len(ordered), batch)]
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    rows = np.concatenate(out)
+    restored = np.empty_like(rows)
+    restored[np.asarray(order)] = rows
+    return restored

@@ -148,10 +148,12 @@ def export_and_check(
     *,
     max_length: int,
     min_agreement: float = MIN_AGREEMENT,
+    int8: bool = True,
 ) -> OnnxReport:
     """Export fp32 and int8 graphs into ``folder``, compare their top-1 with ``torch_logits`` on
-    ``parity_texts`` and choose the serving graph. Graphs that fail the check are deleted."""
-    fp32, int8 = folder / FP32_FILE, folder / INT8_FILE
+    ``parity_texts`` and choose the serving graph. Graphs that fail the check are deleted.
+    ``int8=False`` exports and checks the fp32 graph only."""
+    fp32, int8_path = folder / FP32_FILE, folder / INT8_FILE
     names = export_fp32(model, tokenizer, fp32)
     reference = torch_logits.argmax(1) if len(parity_texts) else np.zeros(0)
 
@@ -164,14 +166,14 @@ def export_and_check(
 
     # Fastest first: every weight in int8; if that moves too many top-1 decisions, only the
     # feed-forward blocks (attention stays fp32: its errors flip close calls most).
-    scopes: list[tuple[str, list[str] | None]] = [("all", None)]
-    ffn_exclude = feed_forward_only(fp32)
+    scopes: list[tuple[str, list[str] | None]] = [("all", None)] if int8 else []
+    ffn_exclude = feed_forward_only(fp32) if int8 else None
     if ffn_exclude is not None:
         scopes.append(("feed_forward", ffn_exclude))
     scope, agree8, diff8 = "none", 0.0, 0.0
     for name, exclude in scopes:
-        quantize_int8(fp32, int8, exclude)
-        agree8, diff8 = agreement(int8)
+        quantize_int8(fp32, int8_path, exclude)
+        agree8, diff8 = agreement(int8_path)
         if agree8 >= min_agreement:
             scope = name
             break
@@ -181,11 +183,11 @@ def export_and_check(
         fp32.unlink()
     elif agree32 >= min_agreement:
         serving = FP32_FILE
-        int8.unlink()
+        int8_path.unlink(missing_ok=True)
     else:
         serving = "torch"
         fp32.unlink()
-        int8.unlink()
+        int8_path.unlink(missing_ok=True)
     return OnnxReport(
         serving=serving,
         inputs=names,

@@ -3,11 +3,13 @@
 The graph that serves is the one the training-time parity check chose (``onnx.serving`` in the
 manifest): the int8 ONNX graph through onnxruntime when it agrees with PyTorch, else fp32 ONNX,
 else PyTorch. ``backend="torch"`` forces PyTorch (the evaluation uses it for comparison). The
-model loads in ``warm_up``, once, in a thread-safe way.
+model loads in ``warm_up``, once, in a thread-safe way. A model trained with a second opinion
+(:mod:`ml.intent.second_opinion`) loads it too and lets it decide the messages it is unsure of.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,13 +18,20 @@ from typing import Any
 import numpy as np
 
 from ml.embeddings.resolve import offline
-from ml.intent.artifact import FROZEN, HEAD_FILE, MANIFEST, load_torch_classifier, read_manifest
+from ml.intent.artifact import (
+    FROZEN,
+    HEAD_FILE,
+    MANIFEST,
+    SECOND_DIR,
+    load_torch_classifier,
+    read_manifest,
+)
 from ml.intent.batching import encode
 from ml.intent.calibration import softmax
 from ml.intent.example_memory import MemoryReader, load_reader
 from ml.interfaces import IntentPrediction
 
-__all__ = ["MANIFEST", "IntentPredictor", "decide"]
+__all__ = ["MANIFEST", "SECOND_DIR", "IntentPredictor", "decide"]
 
 
 def decide(
@@ -71,6 +80,17 @@ class IntentPredictor:
         self._tokenizer: Any = None
         self._head: tuple[np.ndarray, np.ndarray, MemoryReader | None] | None = None
         self._lock = threading.Lock()
+        self.second: IntentPredictor | None = None  # consulted below ``second_below``
+        self.second_below = 0.0
+        second = self.manifest.get("second_opinion")
+        if second:
+            folder = self.model_dir / str(second.get("folder", SECOND_DIR))
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{model_dir}: its second opinion {folder} is missing")
+            self.second = IntentPredictor(folder, top_k=top_k, backend=backend, threads=threads)
+            if list(self.second.labels) != self._labels:
+                raise ValueError(f"{model_dir}: the second opinion knows other intents")
+            self.second_below = float(second["below"])
 
     @property
     def labels(self) -> Sequence[str]:
@@ -83,7 +103,12 @@ class IntentPredictor:
         return str(self.manifest.get("version", self.model_dir.name))
 
     def warm_up(self) -> None:
-        """Load tokenizer and graph (or weights) from disk, offline, once."""
+        """Load tokenizer and graph (or weights) from disk, offline, once (and the second
+        opinion's, if the model has one)."""
+        if self.second is not None:
+            self.second.warm_up()
+        if self.frozen_encoder is not None and self._head is None:
+            self._load_head()
         with self._lock:
             if self._model is not None:
                 return
@@ -127,25 +152,55 @@ class IntentPredictor:
         length); ``ValueError`` if the encoder was fine-tuned."""
         if self.frozen_encoder is None:
             raise ValueError(f"{self.model_dir} fine-tuned its encoder: it needs the text")
-        if self._head is None:  # the lock is only taken until the head is loaded (hot path)
-            with self._lock:
-                if self._head is None:
-                    from safetensors.numpy import load_file
-
-                    weights = load_file(str(self.model_dir / HEAD_FILE))
-                    memory = load_reader(self.model_dir, len(self._labels))
-                    self._head = (weights["weight"].astype(np.float32), weights["bias"], memory)
-        weight, bias, memory = self._head
+        weight, bias, memory = self._head or self._load_head()
         rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if rows.shape[1] != weight.shape[1]:
             raise ValueError(f"embedding size {rows.shape[1]}, the head reads {weight.shape[1]}")
         logits = np.asarray(rows @ weight.T + bias, dtype=np.float32)
         return logits if memory is None else memory.mix(rows, logits)
 
-    def predict_embedding(self, vector: np.ndarray) -> IntentPrediction:
-        """Classify one message from its frozen-encoder embedding (no encoder pass here)."""
+    def _load_head(self) -> tuple[np.ndarray, np.ndarray, MemoryReader | None]:
+        """The head's weights and the example memory, read once (``ValueError`` when a file is
+        damaged, so that loading the model fails rather than the first message)."""
+        with self._lock:
+            if self._head is None:
+                from safetensors.numpy import load_file
+
+                try:
+                    weights = load_file(str(self.model_dir / HEAD_FILE))
+                    memory = load_reader(self.model_dir, len(self._labels))
+                    self._head = (weights["weight"].astype(np.float32), weights["bias"], memory)
+                except (OSError, ValueError):
+                    raise
+                except Exception as exc:  # safetensors' own error for a damaged file
+                    raise ValueError(f"{self.model_dir}: unreadable head or memory: {exc}") from exc
+            return self._head
+
+    def predict_embedding(self, vector: np.ndarray, text: str | None = None) -> IntentPrediction:
+        """Classify one message from its frozen-encoder embedding (no encoder pass here); given
+        its ``text``, an unsure verdict gets the second opinion, if the model has one."""
         probs = softmax(self.head_logits(vector), self.temperature)[0]
-        return self._verdict(probs)
+        verdict = self._verdict(probs)
+        return verdict if text is None else self._reconsider([verdict], [text])[0]
+
+    def _reconsider(
+        self, verdicts: list[IntentPrediction], texts: Sequence[str]
+    ) -> list[IntentPrediction]:
+        """Replace the verdicts under ``second_below`` by the second opinion's."""
+        if self.second is None:
+            return verdicts
+        unsure = [
+            i
+            for i, (v, t) in enumerate(zip(verdicts, texts, strict=True))
+            if v.confidence < self.second_below and t and t.strip()
+        ]
+        if not unsure:
+            return verdicts
+        seconds = self.second.predict_batch([texts[i] for i in unsure])
+        out = list(verdicts)
+        for i, verdict in zip(unsure, seconds, strict=True):
+            out[i] = dataclasses.replace(verdict, first_opinion=verdicts[i])
+        return out
 
     def threshold_for(self, intent: str) -> float:
         """The confidence below which a prediction of ``intent`` counts as out of scope."""
@@ -170,4 +225,5 @@ class IntentPredictor:
             for row, i in enumerate(rows):
                 results[i] = self._verdict(probs[row])
         fallback = self.oos_label or "out_of_scope"
-        return [r or IntentPrediction(fallback, 0.0, True, ()) for r in results]
+        verdicts = [r or IntentPrediction(fallback, 0.0, True, ()) for r in results]
+        return self._reconsider(verdicts, texts)

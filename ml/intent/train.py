@@ -59,6 +59,7 @@ class TrainConfig:
     seed: int = 13
     target_oos_precision: float = 0.9
     export_onnx: bool = True
+    onnx_int8: bool = True  # try an int8 graph (served when it passes the parity check)
     memory_weight: float = 0.4  # frozen_head: share of the example memory (0: head alone)
     memory_temperature: float = 0.03  # frozen_head: softmax temperature of the memory
 
@@ -75,6 +76,9 @@ class TrainResult:
     epochs: int = 0
     train_s: float = 0.0
     strategy: str = FINETUNE
+    # calibrated probabilities of the validation texts (rows in validation order, columns
+    # ``labels``) from the model before its final refit; None without a validation split
+    val_probs: np.ndarray | None = None
 
 
 def _seed(seed: int) -> None:
@@ -260,7 +264,7 @@ def train_intent_model(
     }
     if isinstance(model, MeanPoolClassifier) and model.memory is not None:
         manifest["memory"] = {"size": len(model.memory.labels), **asdict(model.memory.config)}
-    report_data = None
+    report_data, probs = None, None
     if len(val_y):
         probs = softmax(val_logits, temperature)
         oos_label = OOS if OOS in classes else None
@@ -274,8 +278,24 @@ def train_intent_model(
             else val_logits
         )
         parity = (val_texts, final_logits)
-    final = save_artifact(model, tokenizer, out_dir, manifest, parity=parity, report=report_data)
+    final = save_artifact(
+        model,
+        tokenizer,
+        out_dir,
+        manifest,
+        parity=parity,
+        report=report_data,
+        int8=config.onnx_int8,
+    )
     report(1.0, "done")
     return TrainResult(
-        final, classes, temperature, threshold, metrics, epochs, train_s, strategy=strategy
+        final,
+        classes,
+        temperature,
+        threshold,
+        metrics,
+        epochs,
+        train_s,
+        strategy=strategy,
+        val_probs=probs,
     )

@@ -173,10 +173,10 @@ def test_assistant_settings_admin_api(
     admin = auth(make_user(session, owner=True), settings)
     path = f"/api/v1/admin/products/{product.id}/assistant"
     got = client.get(path, headers=admin).json()
-    assert got["min_confidence"] == 0.80 and "{product}" in got["greeting_reply"]
-    assert got["min_confidence_confirmed"] == 0.65 and got["min_confidence_reserved"] == 0.60
+    assert got["min_confidence"] == 0.90 and "{product}" in got["greeting_reply"]
+    assert got["min_confidence_confirmed"] == 0.75 and got["min_confidence_reserved"] == 0.60
     resp = client.put(path, json={"min_confidence_confirmed": 0.3}, headers=admin)
-    assert resp.json()["min_confidence_confirmed"] == 0.3 and resp.json()["min_confidence"] == 0.8
+    assert resp.json()["min_confidence_confirmed"] == 0.3 and resp.json()["min_confidence"] == 0.9
     assert (
         client.put(path, json={"min_confidence_confirmed": -0.1}, headers=admin).status_code == 422
     )

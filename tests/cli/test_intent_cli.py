@@ -92,3 +92,17 @@ def test_train_predict_eval_from_files(env: Path) -> None:
     assert not (env / "m2").exists()
     missing = runner.invoke(app, ["intent", "predict", "--model", str(env), "x"])
     assert missing.exit_code == 1 and "not an intent model" in missing.output
+
+
+def test_train_refuses_an_unknown_second_opinion(env: Path) -> None:
+    data = env / "train.csv"
+    data.write_text(
+        "text,intent\n" + "".join(f"hi {i},greeting\nbye {i},goodbye\n" for i in range(4))
+    )
+    out = env / "model"
+    result = runner.invoke(
+        app,
+        ["intent", "train", "--data", str(data), "--out", str(out), "--second-opinion", "nope"],
+    )
+    assert result.exit_code == 1 and "nope" in result.output
+    assert not out.exists() and not list(env.glob(".stage-*"))
