@@ -124,4 +124,10 @@ class IntentRuntime:
         if not loaded:
             return "no model loaded yet (warming up)"
         shared = sum(self._entries[p].shared for p in loaded)
-        return f"{len(loaded)} model(s) loaded, {shared} sharing the query encoder"
+        second = sum(
+            getattr(self._entries[p].predictor, "second", None) is not None for p in loaded
+        )
+        return (
+            f"{len(loaded)} model(s) loaded, {shared} sharing the query encoder, "
+            f"{second} with a second opinion"
+        )

