@@ -56,7 +56,13 @@ class IntentPredictor:
     """Classifies messages with a model folder written by ``ml.intent.train``."""
 
     def __init__(
-        self, model_dir: Path, *, top_k: int = 3, backend: str = "auto", threads: int = 0
+        self,
+        model_dir: Path,
+        *,
+        top_k: int = 3,
+        backend: str = "auto",
+        threads: int = 0,
+        second_opinion: bool = True,
     ) -> None:
         if backend not in ("auto", "onnx", "torch"):
             raise ValueError("backend must be auto, onnx or torch")
@@ -82,8 +88,8 @@ class IntentPredictor:
         self._lock = threading.Lock()
         self.second: IntentPredictor | None = None  # consulted below ``second_below``
         self.second_below = 0.0
-        second = self.manifest.get("second_opinion")
-        if second:
+        second = self.manifest.get("second_opinion") if second_opinion else None
+        if second:  # second_opinion=False: the fast model alone (a reference for its own paths)
             folder = self.model_dir / str(second.get("folder", SECOND_DIR))
             if not folder.is_dir():
                 raise FileNotFoundError(f"{model_dir}: its second opinion {folder} is missing")

@@ -53,7 +53,7 @@ def check_sharing(
     name = str(getattr(embedder, "name", ""))
     if encoder != name:
         return SharingCheck(False, f"intent encoder {encoder!r} is not the query embedder {name!r}")
-    exact = reference or IntentPredictor(predictor.model_dir, backend="torch")
+    exact = reference or IntentPredictor(predictor.model_dir, backend="torch", second_opinion=False)
     own = softmax(exact.logits(PROBES), predictor.temperature)
     vectors = np.asarray(embedder.embed(list(PROBES)), dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(PROBES):

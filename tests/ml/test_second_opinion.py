@@ -137,6 +137,9 @@ def test_second_model_decides_exactly_when_the_first_is_unsure(
     right = sum(v.intent == label for v, (_, label) in zip(verdicts, test, strict=True))
     assert right / len(test) >= 0.8
     assert predictor.predict("   ").first_opinion is None  # empty text: no model runs
+    fast_only = IntentPredictor(cascade, second_opinion=False)  # e.g. check_sharing's reference
+    assert fast_only.second is None
+    assert all(v.first_opinion is None for v in fast_only.predict_batch(texts))
 
 
 @pytest.mark.integration
