@@ -28,6 +28,13 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def write_manifest(model_dir: Path, manifest: dict[str, Any]) -> None:
+    """Replace a model folder's manifest atomically (written aside, then renamed)."""
+    staged = Path(model_dir) / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
+    staged.write_text(json.dumps(manifest, indent=2))
+    staged.replace(Path(model_dir) / MANIFEST)
+
+
 def load_torch_classifier(model_dir: Path, manifest: dict[str, Any]) -> Any:
     """The model as a ``torch.nn.Module`` whose forward returns logits (eval mode)."""
     from transformers import AutoModelForSequenceClassification
@@ -66,9 +73,7 @@ def add_onnx(model_dir: Path, parity_texts: Sequence[str]) -> dict[str, Any]:
         for graph in tmp.iterdir():
             graph.replace(model_dir / graph.name)
         manifest["onnx"] = report.as_manifest()
-        staged = model_dir / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
-        staged.write_text(json.dumps(manifest, indent=2))
-        staged.replace(model_dir / MANIFEST)
+        write_manifest(model_dir, manifest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest

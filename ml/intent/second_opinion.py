@@ -3,8 +3,8 @@ unsure.
 
 The fast model (MiniLM, sharing retrieval's query vector) decides most messages in a few
 milliseconds. Below ``below`` confidence, its verdict is replaced by that of a frozen-head model on
-a larger encoder (all-mpnet-base-v2 by default: about 2 points more top-1 on real BANKING77
-queries when both learn from the demo's written examples, but ~25 ms per message on 2 cores), so
+a larger encoder (all-mpnet-base-v2 by default: about 1.5 points more top-1 on real BANKING77
+queries when both learn from the demo's written examples, but ~27 ms per message on one core), so
 only the unsure share of messages pays for it. Both models train on the same split; the second
 lives in the fast model's folder (``second_opinion/``) and the manifest's ``second_opinion``
 section says when to consult it. :class:`~ml.intent.predictor.IntentPredictor` does the
@@ -13,18 +13,16 @@ consulting.
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ml.embeddings.resolve import resolve_model_path
-from ml.intent.artifact import FROZEN, MANIFEST, SECOND_DIR, read_manifest
+from ml.intent.artifact import FROZEN, SECOND_DIR, read_manifest, write_manifest
 from ml.intent.data import stratified_split
 from ml.intent.train import Progress, TrainConfig, TrainResult, train_intent_model
 
@@ -62,12 +60,6 @@ def cascade_metrics(
         "cascade_val_accuracy": float(np.mean(final.argmax(1) == y)),
         "second_consulted_share": float(np.mean(consulted)),
     }
-
-
-def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    staged = folder / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
-    staged.write_text(json.dumps(manifest, indent=2))
-    staged.replace(folder / MANIFEST)
 
 
 def train_with_second_opinion(
@@ -132,7 +124,7 @@ def train_with_second_opinion(
             "temperature": helper.temperature,
         }
         manifest["metrics"] = metrics
-        _write_manifest(first.model_dir, manifest)
+        write_manifest(first.model_dir, manifest)
         report(0.98, "moving into place")
         first.model_dir.rename(out_dir)
     finally:
