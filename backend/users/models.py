@@ -30,7 +30,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def normalize_email(value: str) -> str:
     """Lower-case and check the shape of an email (internal domains such as .local are allowed)."""
     value = value.strip().lower()
-    if not _EMAIL.match(value) or len(value) > 254:
+    if len(value) > 254 or not _EMAIL.match(value):  # length first: the pattern is O(n²)
         raise ValueError("not a valid email address")
     return value
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -33,11 +31,6 @@ ALLOW_METHODS = "GET, POST, PUT, OPTIONS"
 EXPOSE_HEADERS = "Retry-After"  # the widget reads it on a 429
 ALLOW_HEADERS = f"Content-Type, {VISITOR_HEADER}, {SITE_KEY_HEADER}, Last-Event-ID"
 MAX_AGE_S = 600
-# Tests (whose data lives in a rolled-back transaction) may set a loader on app.state under this
-# name: a callable returning the allowed origins.
-LOADER_STATE = "widget_origins_loader"
-
-OriginsLoader = Callable[[], set[str]]
 
 
 def load_active_origins(engine: Engine) -> set[str]:
@@ -102,17 +95,10 @@ class WidgetCORSMiddleware:
             return self._origins
         async with self._lock:
             if time.monotonic() - self._loaded_at >= self.cache_s:
-                self._origins = await run_in_threadpool(self._loader(scope["app"]))
+                engine: Engine = scope["app"].state.engine
+                self._origins = await run_in_threadpool(load_active_origins, engine)
                 self._loaded_at = time.monotonic()
         return self._origins
-
-    @staticmethod
-    def _loader(app: Any) -> OriginsLoader:
-        custom: OriginsLoader | None = getattr(app.state, LOADER_STATE, None)
-        if custom is not None:
-            return custom
-        engine: Engine = app.state.engine
-        return lambda: load_active_origins(engine)
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

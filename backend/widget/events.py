@@ -30,8 +30,8 @@ from backend.conversations.bus import EventBus
 from backend.conversations.models import ConversationStatus
 
 log = logging.getLogger(__name__)
-PING_SECONDS = 15.0  # keep-alive comment (proxies drop idle connections); app.state.sse_ping_s
-POLL_SECONDS = 1.0  # database re-read when no wake-up came; app.state.sse_poll_s
+PING_SECONDS = 15.0  # keep-alive comment (proxies drop idle connections)
+POLL_SECONDS = 1.0  # database re-read when no wake-up came
 READ_BATCH = 500
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _open_streams = 0
@@ -113,7 +113,7 @@ async def event_stream(
 
 
 def stream_response(request: Request, *, conversation_id: int, after_id: int) -> StreamingResponse:
-    """The ``text/event-stream`` response for the conversation (settings from ``app.state``)."""
+    """The ``text/event-stream`` response for the conversation (engine and bus of ``app.state``)."""
     state = request.app.state
     stream = event_stream(
         request,
@@ -121,7 +121,7 @@ def stream_response(request: Request, *, conversation_id: int, after_id: int) ->
         bus=state.events,
         conversation_id=conversation_id,
         after_id=after_id,
-        ping_s=getattr(state, "sse_ping_s", PING_SECONDS),
-        poll_s=getattr(state, "sse_poll_s", POLL_SECONDS),
+        ping_s=PING_SECONDS,
+        poll_s=POLL_SECONDS,
     )
     return StreamingResponse(stream, media_type="text/event-stream", headers=HEADERS)

@@ -3,9 +3,9 @@
 ``/widget.js`` is the frontend build's single file (``backend/static/widget.js``), cached by the
 browser for 5 minutes and revalidated with its ETag (gzip when the browser accepts it). ``/demo``
 is ``frontend/widget/demo/index.html`` with ``{{WIDGET_SRC}}`` and ``{{SITE_KEY}}`` filled in:
-the demo product's active site key named ``demo`` (``deskpilot up`` creates it).
-
-Tests point the files elsewhere by setting ``app.state.widget_js_path`` / ``demo_html_path``.
+the demo product's active site key named ``demo`` (``deskpilot up`` creates it). Both files are
+read at their place in the installation (``WIDGET_JS``, ``DEMO_HTML``) when a request comes, and
+re-read when they change.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from backend.widget import service
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET_JS = ROOT / "backend" / "static" / "widget.js"
 DEMO_HTML = ROOT / "frontend" / "widget" / "demo" / "index.html"
-WIDGET_JS_STATE = "widget_js_path"
-DEMO_HTML_STATE = "demo_html_path"
 WIDGET_SRC = "/widget.js"
 JS_TYPE = "application/javascript; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -48,10 +46,6 @@ class _Asset:
 
 
 _cache: dict[Path, _Asset] = {}
-
-
-def _path(request: Request, state_name: str, default: Path) -> Path:
-    return Path(getattr(request.app.state, state_name, None) or default)
 
 
 def _load(path: Path) -> _Asset | None:
@@ -86,7 +80,7 @@ def widget_js(request: Request) -> Response:
     """The widget's script for ``<script src=".../widget.js" data-site-key="pk_..." async>``.
 
     503 (a JavaScript comment saying how to build it) while the bundle is missing."""
-    asset = _load(_path(request, WIDGET_JS_STATE, WIDGET_JS))
+    asset = _load(WIDGET_JS)
     if asset is None:
         return Response(
             MISSING_JS, status_code=503, media_type=JS_TYPE, headers={"Cache-Control": "no-store"}
@@ -125,12 +119,12 @@ def _page(title: str, text: str, status: int) -> Response:
 
 
 @router.get("/demo")
-def demo_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def demo_page(session: SessionDep, settings: SettingsDep) -> Response:
     """The demo product's web page with the widget embedded as a customer would embed it.
 
     404 (a page saying how to fix it) when the demo product has no active ``demo`` site key;
     503 when the demo page is not in this installation."""
-    template = _load(_path(request, DEMO_HTML_STATE, DEMO_HTML))
+    template = _load(DEMO_HTML)
     if template is None:
         return _page(
             "Demo page not available",

@@ -1,8 +1,9 @@
 """Deterministic prompt-injection defences and post-checks of generated answers.
 
 Before: ``sanitize_passage``/``strip_control_markup`` remove what could forge the prompt's
-structure (passage delimiters, chat-template role markers). After: ``post_check`` blocks
-system-prompt leaks, removes links not present in the passages and out-of-range citations.
+structure (passage delimiters, chat-template role markers; one linear pass, see
+``ml.generation.markup``). After: ``post_check`` blocks system-prompt leaks, removes links not
+present in the passages and out-of-range citations.
 ``StreamGuard`` applies the same checks while tokens stream in.
 """
 
@@ -13,33 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ml.generation.markup import strip_control_markup as strip_control_markup
+
 SAFE_REFUSAL = "I can't share that. I can help with questions about our products and services."
 LEAK_MIN_WORDS = 8
 
-# Tags our prompt uses as structure (see ml.generation.prompt), tolerant of case and spaces.
-_DELIMITER_RE = re.compile(
-    r"<\s*/?\s*(?:passages?|question|system|instructions?)\b[^<>]*>", re.IGNORECASE
-)
-# Chat-template role/special markers: <|im_start|>, <|system|>, [INST], <<SYS>>, <s>, </s>.
-_ROLE_MARKER_RE = re.compile(
-    r"<\s*\|[^<>|]{0,40}\|\s*>|\[\s*/?\s*INST\s*\]|<<\s*/?\s*SYS\s*>>|<\s*/?\s*s\s*>",
-    re.IGNORECASE,
-)
 CITATION_RE = re.compile(r"\[\s*(\d{1,3}(?:\s*,\s*\d{1,3})*)\s*\]")
 """One citation bracket: ``[1]`` or ``[1, 2]``; ``[1][2]`` is two matches."""
-_CITATION_WS_RE = re.compile(r"([ \t]*)" + CITATION_RE.pattern)  # keeps line breaks
+# The blanks before a citation go with it (line breaks stay). It starts only where a run of
+# blanks starts: from every blank of a long run, the search would rescan the run (O(n²)).
+_CITATION_WS_RE = re.compile(r"(?<![ \t])([ \t]*)" + CITATION_RE.pattern)
 _MD_LINK_RE = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?(https?://[^\s()<>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _URL_RE = re.compile(r"https?://[^\s<>()\[\]\"'`]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?'\""
-
-
-def strip_control_markup(text: str) -> str:
-    """Remove prompt-delimiter look-alikes and role markers; whitespace is kept as is."""
-    previous = None
-    while previous != text:  # removing one marker may join the pieces of another
-        previous = text
-        text = _ROLE_MARKER_RE.sub(" ", _DELIMITER_RE.sub(" ", text))
-    return text
 
 
 def sanitize_passage(text: str) -> str:
@@ -156,10 +143,33 @@ def post_check(
     return CheckedAnswer(text, cited, violations, bool(cited))
 
 
-_TAIL_RE = re.compile(r"\s*\S*$")
 # A citation or markdown link that may still be in progress at the end of the text: "[1",
-# "[1, 2].", "[label", "[label](http://x", '[label](http://x "title")'.
-_HOLD_RE = re.compile(r"\s*\[[^\[\]\n]{0,200}(?:\](?:\([^()\n]{0,400}(?:\)\S*)?)?\S*)?$")
+# "[1, 2].", "[label", "[label](http://x", '[label](http://x "title")'; held with the blanks
+# before it (found without a regex: a leading "\s*" would rescan long runs of blanks).
+_HOLD_RE = re.compile(r"\[[^\[\]\n]{0,200}(?:\](?:\([^()\n]{0,400}(?:\)\S*)?)?\S*)?$")
+_HOLD_WINDOW = 700
+
+
+def _tail(text: str, start: int) -> tuple[int, str]:
+    r"""The last word of ``text[start:]`` with the whitespace before it: where it starts, and
+    its text (as ``re.search(r"\s*\S*$", text, start)`` finds them, without rescanning long
+    runs of spaces or letters from each of their characters)."""
+    end = len(text)
+    if end > start and text[-1] == "\n":  # "$" also matches before a final line break
+        before = _tail_start(text, start, end - 1)
+        if before < _tail_start(text, start, end):
+            return before, text[before : end - 1]
+    begin = _tail_start(text, start, end)
+    return begin, text[begin:end]
+
+
+def _tail_start(text: str, start: int, end: int) -> int:
+    segment = text[start:end]
+    kept = segment.rstrip()
+    if len(kept) == len(segment):  # ends with a word (or is empty): step back over it
+        parts = kept.rsplit(None, 1)
+        kept = kept[: len(kept) - len(parts[-1])].rstrip() if parts else ""
+    return start + len(kept)
 
 
 _SCHEME = "https://"
@@ -218,13 +228,14 @@ class StreamGuard:
     def _cut(self) -> int:
         """Where the held-back tail of the raw text starts (never before what was released)."""
         text, start = self._text, self._released
-        tail = _TAIL_RE.search(text, start)
+        tail_start, tail = _tail(text, start)
         # trailing whitespace waits too: a citation removed later takes its leading space along
-        held = tail is not None and (tail.group().isspace() or may_become_link(tail.group()))
-        cut = tail.start() if tail is not None and held else len(text)
-        hold = _HOLD_RE.search(text, max(start, len(text) - 700))
+        cut = tail_start if tail.isspace() or may_become_link(tail) else len(text)
+        window = max(start, len(text) - _HOLD_WINDOW)
+        hold = _HOLD_RE.search(text, window)
         if hold:
-            cut = min(cut, hold.start())
+            blanks = text[window : hold.start()]
+            cut = min(cut, window + len(blanks.rstrip()))
         return max(cut, start)
 
     def _release(self, end: int) -> str:

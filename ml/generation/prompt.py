@@ -12,7 +12,9 @@ Format of the last (user) message, deterministic for a given input::
     Question: how do I reset my password?
 
 Passage text and titles go through ``guards.sanitize_passage`` (no delimiter look-alikes, no role
-markers, whitespace collapsed); the question and history through ``guards.strip_control_markup``.
+markers, whitespace collapsed); the question and history through ``strip_control_markup``, after
+their length is capped (the question to ``QUESTION_CHARS``; a history message longer than the whole
+budget is not considered), so the work done is bounded whatever a client sends.
 Change ``PROMPT_VERSION`` whenever the wording or the format changes: it is stored in traces.
 """
 
@@ -23,13 +25,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ml.generation.guards import find_urls, sanitize_passage, strip_control_markup
+from ml.generation.guards import find_urls, sanitize_passage
+from ml.generation.markup import strip_control_markup
 from ml.interfaces import ChatMessage
 
 PROMPT_VERSION = "answer-v1"
 MESSAGE_OVERHEAD_TOKENS = 4  # chat-template tokens around each message (role, separators)
 CHARS_PER_TOKEN = 3.5
 NO_PASSAGES = "(no passages found)"
+# The widget refuses longer messages; other callers (the OpenAI-compatible API) are cut here.
+QUESTION_CHARS = 4000
 
 _PASSAGE_RE = re.compile(
     r'<passage id="(\d+)" title="([^"]*)"(?: url="([^"]*)")?>\n(.*?)\n</passage>', re.DOTALL
@@ -152,7 +157,9 @@ def build_prompt(
     The system message and the user message (passages + question) are always included (they are
     reserved first, even past ``token_budget``; check ``estimated_tokens``); then history
     messages (oldest first in ``history``; roles user/assistant only, system-role ones dropped)
-    are added newest first while they fit in what is left of ``token_budget``.
+    are added newest first while they fit in what is left of ``token_budget``. The question is
+    cut to ``QUESTION_CHARS``; a history message with more characters than the whole budget can
+    hold does not fit (it is not even sanitised).
     """
     if not question.strip():
         raise ValueError("question must not be empty")
@@ -169,14 +176,17 @@ def build_prompt(
         for i, p in enumerate(passages, start=1)
     ]
     body = "\n".join(format_passage(p) for p in shown) if shown else NO_PASSAGES
-    clean_question = " ".join(strip_control_markup(question).split())
+    clean_question = " ".join(strip_control_markup(_truncate(question, QUESTION_CHARS)).split())
     system = ChatMessage("system", system_prompt(product_name, persona))
     user = ChatMessage("user", f"{body}\n\nQuestion: {clean_question}")
     used = _message_tokens(system) + _message_tokens(user)
+    turn_chars = math.floor(token_budget * CHARS_PER_TOKEN)  # more never fits, markup aside
     kept: list[ChatMessage] = []
     for turn in reversed(history):
         if turn.role not in ("user", "assistant"):
             continue  # a system message from history must never reach the model
+        if len(turn.content) > turn_chars:
+            break
         message = ChatMessage(turn.role, strip_control_markup(turn.content).strip())
         if not message.content:
             continue

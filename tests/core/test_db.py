@@ -1,4 +1,5 @@
-"""SQLite runs in WAL mode with a busy timeout; concurrent writers don't fail."""
+"""SQLite runs in WAL mode with a busy timeout; concurrent writers don't fail; transactions,
+SAVEPOINTs and DDL are real transactions (the per-test rollback relies on it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from backend.core.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
 
@@ -47,3 +50,50 @@ def test_two_engines_write_concurrently(tmp_path: Path) -> None:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 100
     a.dispose()
     b.dispose()
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM t")).scalar_one())
+
+
+def test_read_then_write_after_another_writer(tmp_path: Path) -> None:
+    """A job reads, works while its progress is committed by another connection, then writes:
+    the write waits for the lock instead of failing on a stale snapshot ("database is locked")."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    job, progress = make_engine(url), make_engine(url)
+    with job.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    with Session(job) as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        with progress.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        session.execute(text("INSERT INTO t VALUES (2)"))
+        session.commit()
+    assert _count(job) == 2
+    job.dispose()
+    progress.dispose()
+
+
+def test_savepoints_and_ddl_are_transactional(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    with engine.connect() as conn:
+        outer = conn.begin()
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        outer.rollback()  # the DDL too
+        outer = conn.begin()
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        outer.commit()
+    with engine.connect() as conn:
+        outer = conn.begin()
+        nested = conn.begin_nested()
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        nested.commit()  # RELEASE: the row is in the outer transaction, not committed
+        nested = conn.begin_nested()
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        nested.rollback()
+        assert conn.execute(text("SELECT n FROM t")).scalars().all() == [1]
+        assert _count(engine) == 0  # another connection sees nothing yet
+        outer.rollback()
+    assert _count(engine) == 0
+    engine.dispose()

@@ -16,6 +16,7 @@ from pypdf import PdfReader, PdfWriter
 
 from backend.knowledge.parsing.documents import check_pdf
 from backend.knowledge.parsing.parse import parse_file
+from backend.knowledge.parsing.sniff import SNIFF_BYTES, sniff_type
 from backend.knowledge.parsing.text import decode_text
 from backend.knowledge.parsing.types import (
     FileTooLarge,
@@ -284,6 +285,66 @@ def test_markdown_title_is_first_h1_and_text_files_use_paragraphs(tmp_path: Path
         ([], "Mon-Fri 9-17.\nSat 10-14."),
         ([], "Closed Sundays."),
     ]
+
+
+def test_markdown_heading_forms_and_front_matter_title(tmp_path: Path) -> None:
+    text = (
+        "---\ntitle:  \"Help: the 'basics'\"  \nauthor: x\n---\n"
+        "# Account {#account}\nintro\n"
+        "## Passwords ##\nreset\n"
+        "### C# and F#\nlangs\n"
+        "#### #\nempty\n"
+        "####### seven\n#nospace\n    # indented\n"
+        "## [Reset](https://x/r) your `PIN` **now** ##   \nend\n"
+        "##\t Tabs\t#\t\nlast\n"
+    )
+    doc = parse(tmp_path, "forms.md", text)
+    assert doc.title == "Help: the 'basics'"
+    assert [(s.heading_path, s.text) for s in doc.sections] == [
+        (["Account"], "intro"),
+        (["Account", "Passwords"], "reset"),
+        (
+            ["Account", "Passwords", "C# and F#"],
+            "langs\nempty\n####### seven\n#nospace\n    # indented",
+        ),
+        (["Account", "Reset your PIN now"], "end"),
+        (["Account", "Tabs"], "last"),
+    ]
+
+
+HOSTILE_LINE = 200_000
+
+
+@pytest.mark.timeout(30)  # linear: well under a second here; 16,000 spaces used to take 9 s
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("# a" + " " * HOSTILE_LINE + "b\n\nbody\n", "a" + " " * HOSTILE_LINE + "b"),
+        ("# " + "[" * HOSTILE_LINE + "\n\nbody\n", "[" * HOSTILE_LINE),
+        ("# " + "{#" * HOSTILE_LINE + "\n\nbody\n", "{#" * HOSTILE_LINE),
+        ("# " + "[a](" * (HOSTILE_LINE // 4) + "\n\nbody\n", "[a](" * (HOSTILE_LINE // 4)),
+        ("---\ntitle: a" + " " * HOSTILE_LINE + "b\n---\nbody\n", "a" + " " * HOSTILE_LINE + "b"),
+    ],
+)
+def test_hostile_heading_and_title_lines_parse_in_linear_time(
+    tmp_path: Path, text: str, title: str
+) -> None:
+    assert parse(tmp_path, "hostile.md", text).title == title
+
+
+@pytest.mark.timeout(30)  # linear: ~0.1 s each here; these heads took 5 s to days before
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"<!---->" * 40 + b"x", "text"),  # backtracking was exponential in the comments
+        (b"<!-- a -->\n" * 40 + b"<!doctype html><p>hi</p>", "html"),
+        (b"[a" * (SNIFF_BYTES // 2), "text"),
+        (b"[a](b" * (SNIFF_BYTES // 5), "text"),
+        (b"**a " * (SNIFF_BYTES // 4), "text"),
+    ],
+)
+def test_hostile_heads_are_sniffed_in_linear_time(head: bytes, kind: str) -> None:
+    assert sniff_type(head, "notes.txt") == kind
 
 
 HTML = """<!DOCTYPE html><html><head><meta charset="windows-1252"><title>Returns | Shop</title>

@@ -17,6 +17,7 @@ from ml.generation.guards import (
     sanitize_passage,
     strip_control_markup,
 )
+from ml.generation.markup import DELIMITER_RE, ROLE_MARKER_RE
 from ml.generation.prompt import system_prompt
 
 pytestmark = pytest.mark.unit
@@ -38,6 +39,61 @@ def test_sanitize_passage_strips_delimiters_role_markers_and_whitespace() -> Non
     assert sanitize_passage(text) == "A B C D E F G H I J K L M N O P"
     assert sanitize_passage("  keep <b>html</b> & a < b > c  ") == "keep <b>html</b> & a < b > c"
     assert strip_control_markup("line1\n<|user|>line2") == "line1\n line2"
+
+
+def _no_markup_left(text: str) -> bool:
+    return not DELIMITER_RE.search(text) and not ROLE_MARKER_RE.search(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<<s>s>", " "),  # removing <s> leaves "< s>", itself a marker
+        ("a<<<s>s>s>b", "a b"),
+        ("[[INST]INST]", " "),
+        ("<<<<SYS>>SYS>>", " "),
+        ("[<s>INST]", " "),  # a marker of one kind completes one of the other
+        ("<[INST]s>", " "),
+        ("<system [x] >", " "),
+        ("[<system [x] >INST]", " "),  # the "]" inside the removed tag does not stop [INST]
+        ("<|a<s>b|>", " "),
+        ("<<SYS><s>>", "<<SYS> >"),  # ">>" must be adjacent, as in the pattern
+        ("<sys<s>tem>", "<sys tem>"),  # the space left does not join "sys" and "tem"
+        ("x < y > z, a[1] < b[2], <b>bold</b>", "x < y > z, a[1] < b[2], <b>bold</b>"),
+    ],
+)
+def test_nested_and_overlapping_markup_is_stripped(text: str, expected: str) -> None:
+    out = strip_control_markup(text)
+    assert out == expected and _no_markup_left(out) and strip_control_markup(out) == out
+
+
+def test_stripping_random_markup_leaves_none(seed: int = 5) -> None:
+    """Whatever the mix, the result holds no marker: stripping it again changes nothing."""
+    rng = random.Random(seed)
+    pieces = ["<", ">", "[", "]", "/", " ", "|", "s", "SYS", "INST", "system", "<s>", "[INST]"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        out = strip_control_markup(text)
+        assert _no_markup_left(out) and strip_control_markup(out) == out, text
+
+
+@pytest.mark.timeout(20)  # linear: ~0.5 s here; the former fixpoint loop took hours at this size
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<" * 100_000 + "s>" * 100_000, " "),  # nested: O(n²) when looping until no change
+        ("<<" * 30_000 + "SYS>>" * 30_000, " "),
+        ("[" * 40_000 + "INST]" * 40_000, " "),
+        ("<" + " " * 200_000 + "x>", None),  # one regex pass was O(n²) here (<\s*/?\s*)
+        ("[ " + " " * 200_000 + "x]", None),
+        ("<|" + "a" * 200_000 + "|>", None),
+        ("<system" + " " * 200_000, None),
+    ],
+)
+def test_adversarial_markup_is_stripped_in_linear_time(text: str, expected: str | None) -> None:
+    out = strip_control_markup(text)
+    assert out == (text if expected is None else expected)
+    assert _no_markup_left(out)
 
 
 def test_citation_regex_and_cited_numbers() -> None:
@@ -217,3 +273,18 @@ def test_which_words_wait_for_more(word: str, held: bool) -> None:
     from ml.generation.guards import may_become_link
 
     assert may_become_link(word) is held
+
+
+@pytest.mark.timeout(20)  # linear: ~0.1 s here; long runs of blanks used to cost O(n²)
+def test_stream_guard_and_post_check_on_long_runs_of_blanks() -> None:
+    """An answer steered into whitespace: 2,048 tokens of 16 spaces, then words and citations."""
+    guard = StreamGuard(system_prompt=SYSTEM, allowed_urls=ALLOWED, n_passages=2)
+    blanks = " " * 16 * 2048
+    pieces = [" " * 16] * 2048 + ["so", " [1]", " [9]", "\t" * 5000 + "done"]
+    sent = "".join(guard.feed(piece) for piece in pieces) + guard.flush()
+    checked = guard.finish()
+    assert sent == checked.text == blanks + "so [1]" + "\t" * 5000 + "done"
+    assert checked.violations == ["invalid_citation"] and checked.cited == [1]
+    text, _, violations, _ = check(" " * 200_000 + "see [7] and" + "\t" * 200_000 + "x", n=2)
+    assert text == " " * 200_000 + "see and" + "\t" * 200_000 + "x"
+    assert violations == ["invalid_citation"]

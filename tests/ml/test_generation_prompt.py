@@ -11,13 +11,14 @@ from ml.generation.client import Finished, TextDelta
 from ml.generation.errors import GeneratorTimeout, GeneratorUnavailable
 from ml.generation.prompt import (
     PROMPT_VERSION,
+    QUESTION_CHARS,
     Passage,
     build_prompt,
     estimate_tokens,
     extract_passages,
     system_prompt,
 )
-from ml.interfaces import ChatMessage, Generator
+from ml.interfaces import ChatMessage
 from ml.testing.fake_generator import DONT_KNOW, FakeGenerator
 
 pytestmark = pytest.mark.unit
@@ -169,7 +170,6 @@ def test_fake_generator_answers_from_first_passage_word_by_word() -> None:
         question="How do I reset?", passages=PASSAGES, history=[], product_name="Acme"
     )
     fake = FakeGenerator()
-    assert isinstance(fake, Generator)
 
     async def go() -> tuple[list[TextDelta | Finished], tuple[str, Finished], str]:
         events = [e async for e in fake.stream_events(prompt.messages, max_tokens=50)]
@@ -237,3 +237,28 @@ def test_prompt_exposes_system_text_and_allowed_urls() -> None:
     prompt = build_prompt(question="q", passages=passages, history=[], product_name="Acme")
     assert prompt.system == prompt.messages[0].content == system_prompt("Acme")
     assert prompt.allowed_urls == ["https://ex.com/reset", "https://ex.com/a", "http://ex.com/b"]
+
+
+@pytest.mark.timeout(20)  # bounded work: about 0.1 s here, whatever the client sends
+def test_question_and_history_are_capped_before_sanitising() -> None:
+    nested = "<" * 300_000 + "s>" * 300_000  # 900k characters of nested markup
+    history = [ChatMessage("user", nested), ChatMessage("assistant", "short answer")] * 50
+    prompt = build_prompt(
+        question="why? " + nested, passages=PASSAGES, history=history, product_name="A"
+    )
+    question = prompt.messages[-1].content.split("Question: ", 1)[1]
+    assert question.startswith("why?") and len(question) <= QUESTION_CHARS
+    # The newest turns that fit are kept; the first one longer than the whole budget ends it.
+    assert [m.content for m in prompt.messages[1:-1]] == ["short answer"]
+    assert prompt.history_used == 1
+
+
+def test_a_history_turn_longer_than_the_budget_never_fits() -> None:
+    turn = ChatMessage("user", "word " * 2000)  # 10,000 characters
+    roomy = build_prompt(
+        question="q", passages=[], history=[turn], product_name="A", token_budget=4000
+    )
+    tight = build_prompt(
+        question="q", passages=[], history=[turn], product_name="A", token_budget=2000
+    )
+    assert roomy.history_used == 1 and tight.history_used == 0

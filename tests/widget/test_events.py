@@ -70,10 +70,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     migrate.upgrade(url)
     settings = load_settings(database_url=url, data_dir=tmp / "var", llm_base_url="")
     app = create_app(settings)
-    # Pings and the safety-net re-read far apart: a live event arriving fast proves the bus woke
-    # the stream.
-    app.state.sse_ping_s = 30.0
-    app.state.sse_poll_s = 30.0
     engine = make_engine(url)
     with Session(engine) as session:
         product = make_product(session)
@@ -86,14 +82,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: srv.started, 90, "uvicorn to start")
-        yield Server(f"http://127.0.0.1:{port}", app, engine, public_id)
-    finally:
-        srv.should_exit = True
-        thread.join(30)
-        engine.dispose()
+    with pytest.MonkeyPatch.context() as mp:
+        # Pings and the safety-net re-read far apart: a live event arriving fast proves the bus
+        # woke the stream.
+        mp.setattr(events, "PING_SECONDS", 30.0)
+        mp.setattr(events, "POLL_SECONDS", 30.0)
+        thread.start()
+        try:
+            wait_for(lambda: srv.started, 90, "uvicorn to start")
+            yield Server(f"http://127.0.0.1:{port}", app, engine, public_id)
+        finally:
+            srv.should_exit = True
+            thread.join(30)
+            engine.dispose()
 
 
 def test_replay_then_live_events_until_closed(server: Server) -> None:
@@ -179,14 +180,12 @@ def test_pings_cors_and_disconnect(server: Server) -> None:
     resp = httpx.options(server.events_url(cid), headers={**preflight, "Origin": "https://x.org"})
     assert resp.status_code == 403
 
-    server.app.state.sse_ping_s = 0.3
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(events, "PING_SECONDS", 0.3)  # for the stream opened now
         before = events.open_streams()
         # An EventSource cannot set headers: the token may come in the query string.
         token = headers["X-Deskpilot-Visitor"]
         reader = SSEReader(f"{server.events_url(cid)}?visitor_token={token}", {"Origin": SHOP})
-    finally:
-        server.app.state.sse_ping_s = 30.0
     assert reader.status == 200 and reader.response_headers is not None
     assert reader.response_headers["access-control-allow-origin"] == SHOP
     assert reader.next(5, comments=True) == {"comment": "connected"}

@@ -12,15 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlmodel import Session
 
-from backend.core import migrate
-from backend.core.db import make_engine
 from backend.widget import service
 from backend.widget.models import SiteKeyCreate
 from tests.factories import make_product
-from tests.pg import PgDatabase
 from tests.procs import Procs, free_port
+from tests.stack import running_stack
 from tests.widget.helpers import SHOP, SSEReader, visitor_headers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,12 +26,13 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    db = PgDatabase.create("deskpilot_sse")
-    procs: Procs | None = None
-    try:
-        migrate.upgrade(db.url)
-        engine = make_engine(db.url)
-        with Session(engine) as session:
+    env = {
+        "DESKPILOT_REDIS_URL": REDIS_URL,
+        "DESKPILOT_LLM_BASE_URL": "",
+        "DESKPILOT_LOG_LEVEL": "WARNING",
+    }
+    with running_stack(tmp_path, "deskpilot_sse", env=env) as running:
+        with running.session() as session:
             product = make_product(session)
             key = service.create_site_key(
                 session=session,
@@ -42,20 +40,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 data=SiteKeyCreate(allowed_origins=[SHOP]),
             )
             public_id = key.public_id
-        engine.dispose()
-        env = {
-            "DESKPILOT_DATABASE_URL": db.url,
-            "DESKPILOT_REDIS_URL": REDIS_URL,
-            "DESKPILOT_DATA_DIR": str(tmp_path / "var"),
-            "DESKPILOT_LLM_BASE_URL": "",
-            "DESKPILOT_LOG_LEVEL": "WARNING",
-        }
-        procs = Procs(env, tmp_path)
-        yield {"procs": procs, "site_key": public_id}
-    finally:
-        if procs is not None:
-            procs.close()
-        db.drop()
+        yield {"procs": running.procs, "site_key": public_id}
 
 
 def test_event_written_on_a_reaches_a_stream_on_b(stack: dict[str, Any]) -> None:

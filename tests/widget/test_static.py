@@ -1,4 +1,5 @@
-"""/widget.js and /demo (files from tmp_path), and the demo site key `deskpilot up` makes."""
+"""/widget.js and /demo (the built bundle, and files in tmp_path), and the demo site key `deskpilot up`
+makes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backend.core.settings import Settings, get_settings, load_settings
-from backend.widget import service
+from backend.widget import service, static_routes
 from backend.widget.models import SiteKeyUpdate
-from backend.widget.static_routes import DEMO_HTML_STATE, WIDGET_JS_STATE
+from backend.widget.static_routes import ROOT
 from tests.factories import make_product
 from tests.widget.helpers import start
 
@@ -37,14 +38,21 @@ def settings(database_urls: dict[str, str], db_backend: str, tmp_path: Path) -> 
 
 
 @pytest.fixture
-def files(client: TestClient, tmp_path: Path) -> tuple[Path, Path]:
-    """Point the app at widget.js and the demo page in tmp_path (not written yet)."""
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """widget.js and the demo page of an installation in tmp_path (not written yet): the real
+    ones are part of the checkout, and this test removes and rewrites them."""
     js, page = tmp_path / "static" / "widget.js", tmp_path / "demo" / "index.html"
     js.parent.mkdir()
     page.parent.mkdir()
-    setattr(client.app.state, WIDGET_JS_STATE, js)  # type: ignore[attr-defined]
-    setattr(client.app.state, DEMO_HTML_STATE, page)  # type: ignore[attr-defined]
+    monkeypatch.setattr(static_routes, "WIDGET_JS", js)
+    monkeypatch.setattr(static_routes, "DEMO_HTML", page)
     return js, page
+
+
+def test_the_built_widget_is_served(client: TestClient) -> None:
+    resp = client.get("/widget.js", headers={"Accept-Encoding": "identity"})
+    assert resp.status_code == 200
+    assert resp.content == (ROOT / "backend" / "static" / "widget.js").read_bytes()
 
 
 def test_widget_js(client: TestClient, files: tuple[Path, Path]) -> None:

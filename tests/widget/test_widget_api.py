@@ -21,7 +21,7 @@ from backend.core.settings import Settings
 from backend.widget import service
 from backend.widget.auth import issue_visitor_token
 from tests.factories import auth, make_product, make_user
-from tests.widget.conftest import MakeSiteKey
+from tests.widget.conftest import MakeSiteKey, OwnDatabase, create_key
 from tests.widget.helpers import SHOP, start, visitor_headers
 
 pytestmark = pytest.mark.integration
@@ -245,8 +245,10 @@ def test_handoff(widget: TestClient, session: Session, make_site_key: MakeSiteKe
     assert events.status_code == 204
 
 
-def test_cors(widget: TestClient, session: Session, make_site_key: MakeSiteKey) -> None:
-    make_site_key(make_product(session), origins=[SHOP])
+def test_cors(own_db: OwnDatabase) -> None:
+    """Preflights are answered from the database through the app's own engine."""
+    widget = own_db.client
+    create_key(own_db.session, make_product(own_db.session), origins=[SHOP])
     preflight = {"Access-Control-Request-Method": "POST", "Origin": SHOP}
     resp = widget.options(BASE, headers=preflight)
     assert resp.status_code == 204
@@ -256,6 +258,11 @@ def test_cors(widget: TestClient, session: Session, make_site_key: MakeSiteKey) 
     for name in ("content-type", "x-deskpilot-visitor", "x-deskpilot-site-key", "last-event-id"):
         assert name in allowed_headers
     assert resp.headers["access-control-max-age"] == "600"
+    # The visitor's details are sent with a PUT (identify the visitor).
+    put = {"Access-Control-Request-Method": "PUT", "Origin": SHOP}
+    put["Access-Control-Request-Headers"] = "content-type, x-deskpilot-visitor"
+    resp = widget.options(f"{BASE}/1/visitor", headers=put)
+    assert resp.status_code == 204 and "PUT" in resp.headers["access-control-allow-methods"]
 
     evil = {**preflight, "Origin": "https://evil.example.com"}
     resp = widget.options(f"{BASE}/1/events", headers=evil)
@@ -274,11 +281,9 @@ def test_cors(widget: TestClient, session: Session, make_site_key: MakeSiteKey) 
     assert "access-control-allow-origin" not in widget.get(BASE).headers
 
 
-def test_cors_wildcard_key(
-    widget: TestClient, session: Session, make_site_key: MakeSiteKey
-) -> None:
-    make_site_key(make_product(session), origins=["*"])
+def test_cors_wildcard_key(own_db: OwnDatabase) -> None:
+    create_key(own_db.session, make_product(own_db.session), origins=["*"])
     preflight = {"Access-Control-Request-Method": "GET", "Origin": "https://any.example.org"}
-    resp = widget.options(BASE, headers=preflight)
+    resp = own_db.client.options(BASE, headers=preflight)
     assert resp.status_code == 204
     assert resp.headers["access-control-allow-origin"] == "https://any.example.org"

@@ -24,18 +24,68 @@ __all__ = [
     "parse_text",
 ]
 
+# Documents are untrusted: every pattern here runs in linear time on any line. Headings and the
+# front-matter title are cut with string operations, as their regexes (a lazy ``.*?`` before
+# ``[ \t]*$``) backtracked quadratically on long runs of spaces.
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))??(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-{2,})[ \t]*$")
 _NOT_PARAGRAPH = re.compile(r"^( {4,}|\t| {0,3}([-*+>|]|\d+[.)])([ \t]|$))")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# A link's text and target stop at the next "[": a search from every "[" of a line full of
+# them would otherwise scan to its end.
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^)\[]*\)")
 _FRONT_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
-_FRONT_TITLE = re.compile(r"^title[ \t]*:[ \t]*[\"']?(.*?)[\"']?[ \t]*$", re.MULTILINE | re.I)
+_FRONT_TITLE_KEY = re.compile(r"title[ \t]*:[ \t]*", re.I)
+_BLANKS = " \t"
+_QUOTES = "\"'"
+
+
+def _atx_heading(line: str) -> tuple[int, str] | None:
+    """``(level, text)`` of an ATX heading line (``## Text ##``), else None.
+
+    Up to 3 spaces, 1-6 ``#`` then a blank or the end; the text without its blanks and its
+    closing ``#`` sequence (one preceded by a blank, or the whole text)."""
+    indent = len(line) - len(line.lstrip(" "))
+    rest = line[indent:]
+    level = len(rest) - len(rest.lstrip("#"))
+    if indent > 3 or not 1 <= level <= 6:
+        return None
+    rest = rest[level:]
+    if rest and rest[0] not in _BLANKS:
+        return None
+    text = rest.strip(_BLANKS)
+    unclosed = text.rstrip("#")
+    if len(unclosed) < len(text) and (not unclosed or unclosed[-1] in _BLANKS):
+        text = unclosed.rstrip(_BLANKS)
+    return level, text
+
+
+def _front_title(meta: str) -> str | None:
+    """The value of the first ``title:`` line of front matter, without its quotes."""
+    for line in meta.split("\n"):
+        key = _FRONT_TITLE_KEY.match(line)
+        if key is None:
+            continue
+        value = line[key.end() :]
+        if value[:1] and value[0] in _QUOTES:
+            value = value[1:]
+        value = value.rstrip(_BLANKS)
+        if value[-1:] and value[-1] in _QUOTES:
+            value = value[:-1]
+        return value.strip()
+    return None
+
+
+def _strip_anchor(text: str) -> str:
+    """Without a trailing ``{#anchor}`` id (the first ``{#`` after the last other ``}``)."""
+    end = len(text.rstrip())
+    if not end or text[end - 1] != "}":
+        return text
+    start = text.find("{#", text.rfind("}", 0, end - 1) + 1, end - 1)
+    return text if start < 0 else text[:start]
 
 
 def _clean_heading(text: str) -> str:
-    text = _LINK.sub(r"\1", text)
-    text = re.sub(r"\{#[^}]*\}\s*$", "", text)  # {#anchor} ids
+    text = _strip_anchor(_LINK.sub(r"\1", text))
     return re.sub(r"(\*\*|__|`)", "", text).strip()
 
 
@@ -46,9 +96,8 @@ def _split_front_matter(text: str) -> tuple[str | None, str]:
         return None, text
     for i, line in enumerate(lines[1:200], 1):
         if line.strip() in {"---", "..."}:
-            meta = "\n".join(lines[1:i])
-            match = _FRONT_TITLE.search(meta)
-            return (match.group(1).strip() if match else None), text.split("\n", i + 1)[-1]
+            meta_title = _front_title("\n".join(lines[1:i]))
+            return meta_title, text.split("\n", i + 1)[-1]
     return None, text
 
 
@@ -75,11 +124,11 @@ def markdown_sections(text: str) -> tuple[list[Section], str | None]:
             builder.line(raw)
             previous = "other"
             continue
-        atx = _ATX.match(raw)
+        atx = _atx_heading(raw)
         setext = _SETEXT.match(raw) if previous == "start" else None
         if atx or setext:
             if atx:
-                level, heading = len(atx.group(1)), _clean_heading(atx.group(2) or "")
+                level, heading = atx[0], _clean_heading(atx[1])
             else:
                 assert setext
                 level = 1 if setext.group(1)[0] == "=" else 2
@@ -114,7 +163,7 @@ def parse_text(text: str, title: str) -> ParsedDocument:
 
 # --- HTML -------------------------------------------------------------------------------------
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*(?:["']\s*)?([\w.:-]+)""", re.I)
 # Browsers read pages labelled Latin-1/ASCII as windows-1252 (WHATWG), and so do we.
 _CHARSET_ALIASES = {"iso8859_1": "cp1252", "latin_1": "cp1252", "ascii": "cp1252"}
 _NOISE = ["script", "style", "noscript", "template", "svg", "nav", "iframe", "footer", "aside"]

@@ -54,11 +54,15 @@ _SETEXT = re.compile(r"^[^\s#>\-*+|].*\n {0,3}(=+|-+)[ \t]*$", re.MULTILINE)
 _MD_FEATURES = (
     re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE),  # code fence
     re.compile(r"^ {0,3}([-*+]|\d+[.)])[ \t]+\S", re.MULTILINE),  # list item
-    re.compile(r"\[[^\]\n]+\]\([^)\s]+\)"),  # link
-    re.compile(r"(\*\*|__)\S[^\n]*?\S\1"),  # bold
+    # Linear on hostile heads: a link's parts stop at the next "[", a bold span within 200
+    # characters (from every "[" or "**" of a long line they scanned to its end: O(n²)).
+    re.compile(r"\[[^\[\]\n]+\]\([^)\s\[]+\)"),  # link
+    re.compile(r"(\*\*|__)\S[^\n]{0,200}?\S\1"),  # bold
     re.compile(r"^ {0,3}>[ \t]?\S", re.MULTILINE),  # block quote
 )
-_HTML_START = re.compile(r"^(?:<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.I | re.S)
+# A comment ends at its first "-->" (as in browsers): with ".*?" a comment could also span the
+# next ones, and a head of 30 comments took minutes (exponential backtracking).
+_HTML_START = re.compile(r"^(?:<!--(?:[^-]|-(?!->))*-->\s*)*<(!doctype\s+html|html[\s>])", re.I)
 _HTML_TAG = re.compile(
     r"<(head|body|div|p|meta|title|table|h[1-6]|section|article|span|ul)[\s>]", re.I
 )
