@@ -13,12 +13,14 @@ import typer
 from rich.table import Table
 
 from backend.cli.common import console, db_session, fail
+from backend.cli.intent_prune import intent_prune
 
 intent_app = typer.Typer(
     help="Intents and their labelled examples (the intent gate's training data).",
     no_args_is_help=True,
 )
 ProductOpt = Annotated[str, typer.Option("--product", "-p", help="Product slug, e.g. demo-bank.")]
+intent_app.command("prune")(intent_prune)
 
 
 def _format_or_exit(path: Path) -> str:
@@ -151,9 +153,11 @@ def intent_train(
 ) -> None:
     """Train an intent classifier (progress bar with loss and ETA), from a file or a product.
 
-    Writes safetensors weights, tokenizer, calibration, thresholds, a parity-checked ONNX int8
-    graph and a validation report (report.json, reliability.png) into a versioned folder, with
-    the second opinion's model in its second_opinion/ subfolder."""
+    Writes calibration, thresholds, the trained weights and a validation report (report.json,
+    reliability.png) into a versioned folder, with the second opinion's model in its
+    second_opinion/ subfolder. A frozen-head model keeps only its head and example memory: its
+    encoder and ONNX graphs (int8 when it passes the parity check) are stored once in the model
+    cache (DESKPILOT_MODEL_CACHE); a fine-tuned model holds its own encoder and graph."""
     from dataclasses import replace
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -316,7 +320,7 @@ def intent_activate(
     product: ProductOpt,
 ) -> None:
     """Serve this model version for the product (API processes swap within seconds)."""
-    from backend.intents.training import activate_version
+    from backend.intents.versions import activate_version
     from backend.products.service import require_product_by_slug
 
     with db_session() as session:
@@ -328,7 +332,7 @@ def intent_activate(
 @intent_app.command("models")
 def intent_models(product: ProductOpt) -> None:
     """List the product's trained models and their validation metrics."""
-    from backend.intents.training import list_models
+    from backend.intents.versions import list_models
     from backend.products.service import require_product_by_slug
 
     table = Table("version", "active", "intents", "examples", "val acc", "ECE", "created")
@@ -337,7 +341,7 @@ def intent_models(product: ProductOpt) -> None:
         for m in list_models(session=session, product_id=target.id or 0):
             table.add_row(
                 m.version,
-                "yes" if m.is_active else "",
+                "yes" if m.is_active else ("pruned" if m.pruned_at else ""),
                 str(m.n_intents),
                 str(m.n_examples),
                 f"{m.metrics.get('val_accuracy', 0):.3f}",

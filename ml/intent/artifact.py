@@ -11,12 +11,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-MANIFEST = "deskpilot_intent.json"
-# Training strategies (``TrainConfig.strategy``) and the two architectures they produce.
-FROZEN, FINETUNE, SEQCLS = "frozen_head", "finetune", "sequence_classification"
-MEAN_POOL = "mean_pool_linear"  # encoder + mean pooling + linear head: frozen_head and finetune
-HEAD_FILE = "head.safetensors"  # the linear head of a mean-pool model (weight, bias)
-SECOND_DIR = "second_opinion"  # a model's second opinion (ml.intent.second_opinion)
+from ml.intent.layout import (
+    ENCODER,
+    FINETUNE,
+    FROZEN,
+    HEAD_FILE,
+    MANIFEST,
+    MEAN_POOL,
+    SECOND_DIR,
+    SEQCLS,
+)
+
+__all__ = [
+    "ENCODER",
+    "FINETUNE",
+    "FROZEN",
+    "HEAD_FILE",
+    "MANIFEST",
+    "MEAN_POOL",
+    "SECOND_DIR",
+    "SEQCLS",
+    "add_onnx",
+    "load_torch_classifier",
+    "read_manifest",
+    "save_artifact",
+    "write_manifest",
+]
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
@@ -41,9 +61,12 @@ def load_torch_classifier(model_dir: Path, manifest: dict[str, Any]) -> Any:
 
     from ml.intent.finetune import SequenceLogits
     from ml.intent.frozen_head import load_head
+    from ml.intent.stored_encoder import encoder_ref, stored_encoder
 
     if manifest.get("architecture") == MEAN_POOL:
-        return load_head(Path(model_dir), len(manifest["labels"]))
+        ref = encoder_ref(manifest)
+        shared = stored_encoder(ref).torch_module() if ref is not None else None
+        return load_head(Path(model_dir), len(manifest["labels"]), shared)
     inner = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
     return SequenceLogits(inner).eval()
 
@@ -56,13 +79,24 @@ def add_onnx(model_dir: Path, parity_texts: Sequence[str]) -> dict[str, Any]:
     from ml.embeddings.resolve import offline
     from ml.intent.finetune import logits_for
     from ml.intent.onnx_export import export_and_check
+    from ml.intent.stored_encoder import STORE, choose_graph, encoder_ref, stored_encoder
 
     offline()
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = load_torch_classifier(model_dir, manifest)
     max_length = int(manifest.get("max_length", 64))
+    ref = encoder_ref(manifest)
+    if ref is not None:  # the stored encoder's graphs: choose one, write nothing here
+        encoder = stored_encoder(ref)
+        reference = logits_for(model, encoder.tokenizer, list(parity_texts), max_length)
+        report = choose_graph(
+            _numpy_classify(model), encoder, parity_texts, reference, max_length=max_length
+        )
+        manifest["onnx"] = {**report.as_manifest(), "graph": STORE}
+        write_manifest(model_dir, manifest)
+        return manifest
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     reference = logits_for(model, tokenizer, list(parity_texts), max_length)
     tmp = model_dir / f".onnx-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -79,6 +113,18 @@ def add_onnx(model_dir: Path, parity_texts: Sequence[str]) -> dict[str, Any]:
     return manifest
 
 
+def _numpy_classify(model: Any) -> Any:
+    """Logits of a mean-pool model's head (and memory) for numpy embeddings."""
+    import numpy as np
+    import torch
+
+    def classify(vectors: Any) -> Any:
+        with torch.inference_mode():
+            return model.classify(torch.from_numpy(np.asarray(vectors))).float().numpy()
+
+    return classify
+
+
 def save_artifact(
     model: Any,
     tokenizer: Any,
@@ -88,16 +134,21 @@ def save_artifact(
     parity: tuple[Sequence[str], Any] | None = None,
     report: dict[str, Any] | None = None,
     int8: bool = True,
+    encoder: Any = None,
 ) -> Path:
     """Write weights (safetensors), tokenizer, manifest and, given ``parity`` (validation texts
     and their PyTorch logits), the checked ONNX graphs into a temporary sibling folder, then
     rename it to ``out_dir`` (which must not exist): no partial artifact is ever left behind.
     ``report`` (the validation evaluation report) goes to ``validation/`` with its PNG;
-    ``int8=False``: no int8 graph is tried."""
+    ``int8=False``: no int8 graph is tried. Given ``encoder`` (the stored frozen encoder a
+    frozen-head ``model`` reads, a :class:`~ml.embeddings.encoder_runtime.LoadedEncoder`), only
+    the head and memory are written, the manifest names the encoder, and the graph that serves
+    is one of the store's (:mod:`ml.intent.stored_encoder`)."""
     from ml.intent.finetune import SequenceLogits
     from ml.intent.frozen_head import MeanPoolClassifier, save_head
     from ml.intent.onnx_export import export_and_check
     from ml.intent.report import write_report
+    from ml.intent.stored_encoder import STORE, choose_graph
 
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists")
@@ -106,17 +157,30 @@ def save_artifact(
     try:
         tmp.mkdir()
         if isinstance(model, MeanPoolClassifier):
-            save_head(model, tmp)
+            save_head(model, tmp, with_encoder=encoder is None)
         else:
             inner: Any = model.model if isinstance(model, SequenceLogits) else model
             inner.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
+        if encoder is None:  # a stored encoder's tokenizer is the store's
+            tokenizer.save_pretrained(str(tmp))
         manifest = {
             "version": out_dir.name,
             "created_at": datetime.now(UTC).isoformat(),
             **manifest,
         }
-        if parity is not None:
+        if encoder is not None:
+            manifest[ENCODER] = encoder.ref.as_manifest()
+        if parity is not None and encoder is not None:
+            onnx_report = choose_graph(
+                _numpy_classify(model),
+                encoder,
+                parity[0],
+                parity[1],
+                max_length=int(manifest.get("max_length", 64)),
+                int8=int8,
+            )
+            manifest["onnx"] = {**onnx_report.as_manifest(), "graph": STORE}
+        elif parity is not None:
             onnx_report = export_and_check(
                 model,
                 tokenizer,

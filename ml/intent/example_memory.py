@@ -26,7 +26,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-MEMORY_FILE = "memory.safetensors"  # vectors (n, dim) float32, labels (n,) int64, settings
+MEMORY_FILE = "memory.safetensors"  # vectors (n, dim) float16, labels (n,) int64, settings
 T = TypeVar("T")
 
 
@@ -72,7 +72,10 @@ class ExampleMemory(torch.nn.Module):
         self, vectors: np.ndarray, labels: np.ndarray, n_labels: int, config: MemoryConfig
     ) -> None:
         super().__init__()
-        vectors = np.asarray(vectors, dtype=np.float32)
+        # kept at float16 precision, as stored (half the bytes of a version: the memory is most
+        # of what a frozen-head version holds); cosines move by ~1e-4, and the model is
+        # calibrated and checked with exactly the vectors it serves
+        vectors = np.asarray(vectors, dtype=np.float16).astype(np.float32)
         labels = np.asarray(labels, dtype=np.int64)
         if vectors.ndim != 2 or len(vectors) != len(labels) or not len(vectors):
             raise ValueError("memory needs one embedding (row) per label, at least one")
@@ -99,7 +102,8 @@ class MemoryReader:
     def __init__(
         self, vectors: np.ndarray, labels: np.ndarray, n_labels: int, config: MemoryConfig
     ) -> None:
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        # float16 precision, as ExampleMemory keeps and stores them
+        self.vectors = np.ascontiguousarray(np.asarray(vectors, np.float16), dtype=np.float32)
         self.onehot = _onehot(np.asarray(labels, dtype=np.int64), n_labels)
         self.config = config
 
@@ -117,7 +121,8 @@ def save_memory(memory: ExampleMemory, folder: Path) -> None:
     """Write the memory's vectors, labels and settings to ``folder / MEMORY_FILE``."""
     from safetensors.torch import save_file
 
-    tensors = {"vectors": memory.vectors.contiguous(), "labels": memory.labels.contiguous()}
+    vectors = memory.vectors.to(torch.float16).contiguous()  # exact: see ExampleMemory
+    tensors = {"vectors": vectors, "labels": memory.labels.contiguous()}
     save_file(tensors, Path(folder) / MEMORY_FILE, metadata=memory.config.as_metadata())
 
 

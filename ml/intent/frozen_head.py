@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.intent.artifact import HEAD_FILE
 from ml.intent.batching import batched, encode, encoder_inputs
 from ml.intent.example_memory import ExampleMemory, MemoryConfig, load_memory, save_memory
+from ml.intent.layout import HEAD_FILE
 
 C_GRID = (1.0, 4.0, 16.0, 64.0)  # inverse L2 strength; best on validation accuracy wins
 
@@ -140,22 +140,28 @@ def refit_head(
     _install(model, _logreg(c, seed, x, y), x.shape[1])
 
 
-def save_head(model: MeanPoolClassifier, folder: Path) -> None:
-    """Write the encoder (safetensors), the head weights and the memory, if any, into ``folder``."""
+def save_head(model: MeanPoolClassifier, folder: Path, *, with_encoder: bool = True) -> None:
+    """Write the head weights, the memory, if any, and (``with_encoder``: a fine-tuned encoder,
+    which is the model's own) the encoder (safetensors) into ``folder``. A frozen encoder is
+    not written: the encoder store holds it once (:mod:`ml.intent.stored_encoder`)."""
     from safetensors.torch import save_file
 
-    model.encoder.save_pretrained(str(folder), safe_serialization=True)
+    if with_encoder:
+        model.encoder.save_pretrained(str(folder), safe_serialization=True)
     save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
     if model.memory is not None:
         save_memory(model.memory, folder)
 
 
-def load_head(folder: Path, n_labels: int) -> MeanPoolClassifier:
-    """Load a classifier written by ``save_head``."""
+def load_head(folder: Path, n_labels: int, encoder: Any = None) -> MeanPoolClassifier:
+    """Load a classifier written by ``save_head``, on ``encoder`` (a stored frozen encoder's
+    PyTorch module) or, when None, on the encoder saved in ``folder``."""
     from safetensors.torch import load_file
     from transformers import AutoModel
 
-    model = MeanPoolClassifier(AutoModel.from_pretrained(str(folder)), n_labels)
+    if encoder is None:
+        encoder = AutoModel.from_pretrained(str(folder))
+    model = MeanPoolClassifier(encoder, n_labels)
     model.head.load_state_dict(load_file(folder / HEAD_FILE))
     model.memory = load_memory(folder, n_labels)
     return model.eval()

@@ -9,7 +9,6 @@ fp32 ONNX graph serves when it passes the same check; otherwise PyTorch serves.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from ml.embeddings.onnx_graphs import feed_forward_only, open_session, quantize_int8
 from ml.intent.batching import batched, encode
+
+__all__ = ["OnnxReport", "export_and_check", "feed_forward_only", "open_session", "quantize_int8"]
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -71,50 +73,6 @@ def export_fp32(model: Any, tokenizer: Any, path: Path) -> list[str]:
             dynamo=False,
         )
     return names
-
-
-def feed_forward_only(source: Path) -> list[str] | None:
-    """The MatMul nodes to leave in fp32 so that only the feed-forward blocks (two thirds of a
-    BERT layer's weights) are quantized; None when the graph's names are not BERT-like."""
-    import onnx
-
-    names = [n.name for n in onnx.load(str(source)).graph.node if n.op_type == "MatMul"]
-    ffn = [
-        n for n in names if "intermediate" in n or ("/output/dense" in n and "attention" not in n)
-    ]
-    return [n for n in names if n not in ffn] if ffn else None
-
-
-def quantize_int8(source: Path, target: Path, exclude: list[str] | None = None) -> None:
-    """Dynamic int8 quantization of the weights, per output channel (activations are quantized
-    on the fly). Per-channel scales halve the logit error of per-tensor ones on our models.
-    ``exclude`` names nodes kept in fp32."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # onnxruntime logs a pre-processing hint on the root logger
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=exclude or [],
-        )
-    finally:
-        root.setLevel(level)
-
-
-def open_session(path: Path, threads: int = 0) -> Any:
-    """An onnxruntime CPU session (``threads`` 0 lets onnxruntime choose)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def onnx_logits(

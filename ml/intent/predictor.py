@@ -3,7 +3,9 @@
 The graph that serves is the one the training-time parity check chose (``onnx.serving`` in the
 manifest): the int8 ONNX graph through onnxruntime when it agrees with PyTorch, else fp32 ONNX,
 else PyTorch. ``backend="torch"`` forces PyTorch (the evaluation uses it for comparison). The
-model loads in ``warm_up``, once, in a thread-safe way. A model trained with a second opinion
+model loads in ``warm_up``, once, in a thread-safe way. A frozen-head model on a stored encoder
+(:mod:`ml.intent.stored_encoder`) runs the encoder's graph, loaded once per process and shared
+with every model on it, and its head and memory in numpy. A model trained with a second opinion
 (:mod:`ml.intent.second_opinion`) loads it too and lets it decide the messages it is unsure of.
 """
 
@@ -17,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ml.embeddings.encoder_runtime import LoadedEncoder
+from ml.embeddings.encoder_store import GRAPHS
 from ml.embeddings.resolve import offline
 from ml.intent.artifact import (
     FROZEN,
@@ -29,6 +33,7 @@ from ml.intent.artifact import (
 from ml.intent.batching import encode
 from ml.intent.calibration import softmax
 from ml.intent.example_memory import MemoryReader, load_reader
+from ml.intent.stored_encoder import encoder_ref, stored_encoder
 from ml.interfaces import IntentPrediction
 
 __all__ = ["MANIFEST", "SECOND_DIR", "IntentPredictor", "decide"]
@@ -76,7 +81,13 @@ class IntentPredictor:
         self.max_length = int(self.manifest.get("max_length", 64))
         self.top_k = top_k
         serving = str((self.manifest.get("onnx") or {}).get("serving", "torch"))
-        onnx_ok = serving != "torch" and (self.model_dir / serving).exists()
+        # a frozen encoder in the encoder store (None: the folder holds its own encoder)
+        self.encoder_ref = encoder_ref(self.manifest)
+        self._encoder: LoadedEncoder | None = None
+        if self.encoder_ref is not None:
+            onnx_ok = serving in GRAPHS
+        else:
+            onnx_ok = serving != "torch" and (self.model_dir / serving).exists()
         if backend == "onnx" and not onnx_ok:
             raise FileNotFoundError(f"{model_dir} has no ONNX graph that passed its parity check")
         self.backend = serving if onnx_ok and backend != "torch" else "torch"
@@ -110,7 +121,8 @@ class IntentPredictor:
 
     def warm_up(self) -> None:
         """Load tokenizer and graph (or weights) from disk, offline, once (and the second
-        opinion's, if the model has one)."""
+        opinion's, if the model has one). A stored encoder is this process's shared one
+        (``EncoderUnavailable`` when it is neither stored nor re-creatable)."""
         if self.second is not None:
             self.second.warm_up()
         if self.frozen_encoder is not None and self._head is None:
@@ -121,6 +133,14 @@ class IntentPredictor:
             offline()
             from transformers import AutoTokenizer
 
+            if self.encoder_ref is not None:
+                self._encoder = stored_encoder(self.encoder_ref)
+                self._tokenizer = self._encoder.tokenizer
+                if self.backend == "torch":
+                    self._model = load_torch_classifier(self.model_dir, self.manifest)
+                else:  # the session is the shared encoder's; the head is read in numpy
+                    self._model = self._encoder.session(self.backend, self._threads)
+                return
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
             if self.backend == "torch":
                 self._model = load_torch_classifier(self.model_dir, self.manifest)
@@ -132,11 +152,19 @@ class IntentPredictor:
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits for non-empty ``texts`` (one batch)."""
         self.warm_up()
+        if self._encoder is not None and self.backend != "torch":
+            vectors = self._encoder.embed(
+                texts, variant=self.backend, max_length=self.max_length, threads=self._threads
+            )
+            return self.head_logits(vectors)
         if self.backend == "torch":
             import torch
 
             with torch.inference_mode():
-                enc = encode(self._tokenizer, texts, self.max_length)
+                if self._encoder is not None:  # the shared tokenizer, under its lock
+                    enc = self._encoder.tokenize(texts, self.max_length, "pt")
+                else:
+                    enc = encode(self._tokenizer, texts, self.max_length)
                 return np.asarray(self._model(**enc).float().numpy())
         from ml.intent.onnx_export import run_graph
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+from ml.embeddings.encoder_runtime import LoadedEncoder, load_encoder
+from ml.embeddings.encoder_store import ensure_entry
 from ml.embeddings.resolve import offline, resolve_model_path
 from ml.intent.artifact import FINETUNE, FROZEN, MEAN_POOL, SEQCLS, save_artifact
 from ml.intent.calibration import (
@@ -197,6 +199,7 @@ def train_intent_model(
     start = time.monotonic()
     model: torch.nn.Module
     extra: dict[str, float] = {}
+    stored: LoadedEncoder | None = None  # frozen_head: the encoder store's encoder
     tune_from = 0.0  # where the fine-tune loop's progress starts
     if strategy == SEQCLS:
         model = SequenceLogits(
@@ -211,7 +214,12 @@ def train_intent_model(
     else:
         # Linear probe on the frozen encoder; for "finetune" it is the starting point of a full
         # fine-tune (LP-FT: a trained head keeps the first updates from wrecking the encoder).
-        model = MeanPoolClassifier(AutoModel.from_pretrained(str(base)), len(classes))
+        if strategy == FROZEN:  # the store's encoder, shared, never copied into the version
+            stored = load_encoder(ensure_entry(config.base_model)[0])
+            encoder = stored.torch_module()
+        else:  # fine-tuning changes the weights: a private copy, saved with the model
+            encoder = AutoModel.from_pretrained(str(base))
+        model = MeanPoolClassifier(encoder, len(classes))
         report(0.02, f"embedding {len(train_texts) + len(val_texts)} examples")
         train_x = embed_texts(model, tokenizer, train_texts, config.max_length)
         val_x = embed_texts(model, tokenizer, val_texts, config.max_length)
@@ -286,6 +294,7 @@ def train_intent_model(
         parity=parity,
         report=report_data,
         int8=config.onnx_int8,
+        encoder=stored,
     )
     report(1.0, "done")
     return TrainResult(

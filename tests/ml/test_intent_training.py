@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ml.embeddings.encoder_store import GRAPHS, entry_path
 from ml.embeddings.sentence import SentenceEmbedder
 from ml.intent.artifact import add_onnx
 from ml.intent.predictor import IntentPredictor
@@ -74,7 +75,9 @@ def test_frozen_head_learns_exports_onnx_and_round_trips(tmp_path: Path) -> None
     assert seen[-1] == "done" and any("embedding" in m for m in seen)
     assert result.temperature > 0 and 0 <= result.threshold <= 1
     files = {p.name for p in (tmp_path / "v1").iterdir()}
-    assert {"model.safetensors", "head.safetensors", "deskpilot_intent.json"} <= files
+    assert {"head.safetensors", "deskpilot_intent.json"} <= files
+    # the frozen encoder is the store's: no weights, graph or tokenizer copied per version
+    assert not files & {"model.safetensors", "model.onnx", "model.int8.onnx", "tokenizer.json"}
     assert "memory.safetensors" in files  # the example memory: every training example
     assert result.metrics["val_accuracy"] > 0 and "head_val_accuracy" in result.metrics
     assert not list(tmp_path.glob(".tmp-*"))
@@ -83,7 +86,8 @@ def test_frozen_head_learns_exports_onnx_and_round_trips(tmp_path: Path) -> None
     onnx = predictor.manifest["onnx"]
     assert predictor.backend == onnx["serving"] != "torch"
     assert onnx["parity_texts"] > 0 and max(onnx["agreement_int8"], onnx["agreement_fp32"]) >= 0.995
-    assert (tmp_path / "v1" / onnx["serving"]).exists()
+    assert onnx["graph"] == "encoder_store" and predictor.encoder_ref is not None
+    assert (entry_path(predictor.encoder_ref) / GRAPHS[onnx["serving"]]).is_file()
     accuracy = _accuracy(predictor, test)
     assert accuracy >= 0.8, f"held-out accuracy {accuracy:.2f}"
     torch_predictor = IntentPredictor(tmp_path / "v1", backend="torch")

@@ -105,9 +105,15 @@ def test_artifact_holds_both_models(cascade: Path) -> None:
     assert second["base_model"] == "all-mpnet-base-v2" and second["strategy"] == "frozen_head"
     assert second["labels"] == manifest["labels"]
     assert (cascade / SECOND_DIR / "memory.safetensors").exists()
-    assert second["onnx"]["serving"] == "model.onnx"  # fp32: int8 is not tried for it
+    assert second["onnx"]["serving"] == "fp32"  # int8 is not tried for it
     assert second["config"]["onnx_int8"] is False
-    assert not (cascade / SECOND_DIR / "model.int8.onnx").exists()
+    # both encoders are the store's: neither folder holds weights, graphs or a tokenizer
+    for folder in (cascade, cascade / SECOND_DIR):
+        held = {p.suffix for p in folder.iterdir() if p.is_file()} | {
+            p.name for p in folder.iterdir()
+        }
+        assert not held & {".onnx", "model.safetensors", "tokenizer.json", "config.json"}
+    assert second["encoder"]["base_model"] == "all-mpnet-base-v2"
     assert manifest["metrics"]["cascade_val_accuracy"] >= 0.8
     leftovers = [p.name for p in cascade.parent.iterdir() if p.name != cascade.name]
     assert leftovers == []  # no staging or temporary folder
