@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from backend.answers.models import AssistantSettingsBase
+from backend.answers.policy import Decision, below_floor
 from ml.generation.attribution import attribute
 from ml.generation.guards import CheckedAnswer
 from ml.interfaces import IntentPrediction, ScoredChunk
@@ -118,6 +119,27 @@ def fast_path_hit(
     )
     similar = float(top.details.get("dense", 0.0)) >= config.fast_path_min_similarity
     return top if same_intent or similar else None
+
+
+def best_similarity(retrieved: Retrieved) -> float:
+    """The highest dense similarity among the hits (0 when nothing was retrieved). Cosine, not
+    the fused score: it means the same whatever the fusion (a rank fusion's scale is another)."""
+    return max((float(h.details.get("dense", 0.0)) for h in retrieved.hits), default=0.0)
+
+
+def apply_floor(
+    decision: Decision,
+    retrieved: Retrieved,
+    prediction: IntentPrediction | None,
+    config: AssistantSettingsBase,
+) -> tuple[Decision, dict[str, Any]]:
+    """The decision after the retrieval floor (``min_retrieval_similarity``), and its trace: an
+    answer without a hit that close falls back, so neither the generator nor the extractive
+    answer sees it. The fast path is exempt: its FAQ match is confident already."""
+    best, floor = best_similarity(retrieved), config.min_retrieval_similarity
+    exempt = fast_path_hit(retrieved, prediction, config) is not None
+    after = decision if exempt else below_floor(decision, best=best, floor=floor)
+    return after, {"min_similarity": floor, "best": round(best, 4), "fell_back": after != decision}
 
 
 def approved_answer(hit: ScoredChunk) -> str:
