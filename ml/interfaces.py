@@ -1,13 +1,15 @@
 """The contracts between ``ml`` components and their callers.
 
-Modules of ``ml`` depend on these Protocols and dataclasses, not on each other's internals; the
-backend depends on them too, so a component can be swapped (another embedder, another LLM server)
-without touching its callers.
+Modules of ``ml`` depend on these dataclasses and on the ``Embedder`` Protocol (which every
+retrieval index, the query cache and the intent models' encoder sharing take as a parameter, so
+mypy checks each real embedder against it), not on each other's internals. Other components are
+consumed through the Protocol of their caller, next to it: the answer pipeline's generator client
+is ``backend.answers.llm.ChatClient``, its knowledge ``backend.answers.grounding.Searcher``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -77,44 +79,4 @@ class Embedder(Component, Protocol):
 
     def embed(self, texts: Sequence[str]) -> Vector:
         """Embed ``texts`` as a ``(len(texts), dim)`` float32 array."""
-        ...
-
-
-@runtime_checkable
-class Retriever(Component, Protocol):
-    """Finds the chunks most relevant to a query."""
-
-    def search(
-        self, query: str, k: int = 5, filters: Mapping[str, Any] | None = None
-    ) -> list[ScoredChunk]:
-        """The top ``k`` chunks for ``query``, best first, restricted by ``filters``."""
-        ...
-
-
-@runtime_checkable
-class IntentClassifier(Component, Protocol):
-    """Classifies messages into a product's intents with calibrated confidence."""
-
-    @property
-    def labels(self) -> Sequence[str]:
-        """The intents this classifier knows."""
-        ...
-
-    def predict(self, text: str) -> IntentPrediction:
-        """Classify one message."""
-        ...
-
-    def predict_batch(self, texts: Sequence[str]) -> list[IntentPrediction]:
-        """Classify many messages at once."""
-        ...
-
-
-@runtime_checkable
-class Generator(Protocol):
-    """Streams a chat completion from an LLM server."""
-
-    def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
-    ) -> AsyncIterator[str]:
-        """Yield the answer's text pieces as they arrive; cancelling stops the upstream request."""
         ...

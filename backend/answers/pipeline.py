@@ -1,10 +1,7 @@
 """One bot turn: classify, decide, retrieve, answer (fast path, LLM or extractive), and record
-the full trace. ``run`` yields typed events in the documented order; the caller persists
-``result`` (also when the client went away) and then sends ``done``.
-
-Events: ``meta`` (intent, confidence, route) · ``token``… · ``replace`` (only when the
-post-check changed text already streamed) · ``error`` (only on a generator failure; the text
-streamed so far is dropped and the fallback answer follows as tokens) · ``sources``.
+the full trace. ``run`` yields the typed events of ``backend.answers.events`` in their documented
+order (``Meta``, ``Token``…, ``Replace``, ``Error``, ``Sources``); the caller persists ``result``
+(also when the client went away) and then sends ``Done``.
 """
 
 from __future__ import annotations
@@ -19,21 +16,21 @@ from typing import Any
 import anyio
 from starlette.concurrency import run_in_threadpool
 
-from backend.answers import grounding
+from backend.answers import grounding, rules
+from backend.answers.events import Error, Meta, PipelineEvent, Replace, Sources, Token
 from backend.answers.llm import LLMRuntime
 from backend.answers.models import AssistantSettingsBase
 from backend.answers.policy import Decision, Route, decide
-from backend.answers.trace import intent_trace, meta_fields
+from backend.answers.trace import intent_trace, meta_event
 from backend.conversations.models import ConversationStatus
 from ml.generation.client import Finished, TextDelta
 from ml.generation.errors import GeneratorError
 from ml.generation.guards import StreamGuard
-from ml.generation.prompt import Passage, build_prompt
+from ml.generation.prompt import Passage, Prompt, build_prompt
 from ml.interfaces import ChatMessage, IntentPrediction
 
 log = logging.getLogger(__name__)
 GENERATION_FAILED = "The answer could not be completed; here is what our help pages say."
-Event = tuple[str, dict[str, Any]]
 Predict = Callable[[int, str], tuple[str | None, IntentPrediction | None]]
 
 
@@ -71,8 +68,10 @@ def policy_decision(
     prediction: IntentPrediction | None,
     *,
     confirmed: bool = False,
+    rule: rules.RuleMatch | None = None,
 ) -> Decision:
-    """:func:`policy.decide` with the product's thresholds."""
+    """:func:`policy.decide` with the product's thresholds (and the rule that recognised the
+    message on the retrieval-only path)."""
     return decide(
         status=status,
         prediction=prediction,
@@ -80,6 +79,7 @@ def policy_decision(
         confirmed=confirmed,
         min_confidence_confirmed=config.min_confidence_confirmed,
         min_confidence_reserved=config.min_confidence_reserved,
+        rule=rule.intent if rule else None,
     )
 
 
@@ -107,7 +107,7 @@ class AnswerPipeline:
         self._latency[stage] = round((now - since) * 1000, 2)
         return now
 
-    async def run(self, req: TurnRequest) -> AsyncIterator[Event]:
+    async def run(self, req: TurnRequest) -> AsyncIterator[PipelineEvent]:
         """The turn's events, in order (see the module docstring)."""
         self._t0 = t = time.perf_counter()
         self._latency["persist"] = round(req.persist_ms, 2)
@@ -115,7 +115,11 @@ class AnswerPipeline:
         version, prediction = await run_in_threadpool(self.predict, req.product_id, req.text)
         t = self._lap("classify", t)
         config = self.config
-        decision = policy_decision(config, req.status, prediction)
+        rule = None
+        if prediction is None:  # no intent model: the retrieval-only rules (not on the loop)
+            rule = await run_in_threadpool(rules.match, req.text, product_name=req.product_name)
+            trace["rule"] = rule.trace() if rule else None
+        decision = policy_decision(config, req.status, prediction, rule=rule)
         retrieved = grounding.Retrieved(None)
         if decision.route in (Route.answer, Route.fallback):
             retrieved = await run_in_threadpool(
@@ -130,6 +134,8 @@ class AnswerPipeline:
             trace["retrieval"] = retrieved.trace()
             if retrieved.confirmed and decision.route == Route.fallback:
                 decision = policy_decision(config, req.status, prediction, confirmed=True)
+            floored = grounding.apply_floor(decision, retrieved, prediction, config)
+            decision, trace["floor"] = floored
         trace.update(intent_trace(version, prediction, decision))
         try:
             async for event in self._answer(req, decision, prediction, retrieved):
@@ -145,42 +151,43 @@ class AnswerPipeline:
         decision: Decision,
         prediction: IntentPrediction | None,
         retrieved: grounding.Retrieved,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncIterator[PipelineEvent]:
         result, config = self.result, self.config
-        meta = {**meta_fields(prediction, decision), "llm_available": self.llm.healthy}
+
+        def meta(route: str, model: str | None = None) -> Meta:
+            result.route = route
+            return meta_event(
+                prediction, decision, route=route, llm_available=self.llm.healthy, model=model
+            )
+
         if decision.route == Route.silent:
-            result.route = Route.silent.value
-            yield "meta", {**meta, "route": result.route}
+            yield meta(Route.silent.value)
             return
         if decision.route != Route.answer:
-            result.route = decision.route.value
             if decision.route == Route.handoff:
                 result.new_status = ConversationStatus.waiting_for_agent
             text = self._fixed_reply(decision, req, retrieved)
-            yield "meta", {**meta, "route": result.route}
+            yield meta(decision.route.value)
             async for event in self._emit_fixed(text):
                 yield event
-            yield "sources", {"sources": []}
+            yield Sources([])
             return
         hit = grounding.fast_path_hit(retrieved, prediction, config)
         if hit is not None:
-            result.route = "fast_path"
             result.sources = [grounding.source(hit, number=1, kind="answer")]
             result.trace["cited"] = [hit.chunk.id]
             result.trace["grounded"] = True
-            yield "meta", {**meta, "route": result.route}
+            yield meta("fast_path")
             async for event in self._emit_fixed(grounding.approved_answer(hit)):
                 yield event
-            yield "sources", {"sources": result.sources}
+            yield Sources(result.sources)
             return
         if not retrieved.hits or not self.llm.healthy or self.llm.client is None:
-            result.route = "extractive" if retrieved.hits else "fallback"
-            yield "meta", {**meta, "route": result.route}
+            yield meta("extractive" if retrieved.hits else "fallback")
             async for event in self._emit_extractive(req, retrieved):
                 yield event
             return
-        result.route = "llm"
-        yield "meta", {**meta, "route": result.route, "model": self.llm.model}
+        yield meta("llm", self.llm.model)
         async for event in self._generate(req, retrieved):
             yield event
 
@@ -192,17 +199,17 @@ class AnswerPipeline:
             "{topics}", grounding.fallback_topics(retrieved)
         )
 
-    async def _emit_fixed(self, text: str) -> AsyncIterator[Event]:
+    async def _emit_fixed(self, text: str) -> AsyncIterator[PipelineEvent]:
         self.result.text = text
         self._latency.setdefault("first_token", self._since_start())
-        yield "token", {"text": text}
+        yield Token(text)
 
     def _since_start(self) -> float:
         return round((time.perf_counter() - self._t0) * 1000, 2)
 
     async def _emit_extractive(
         self, req: TurnRequest, retrieved: grounding.Retrieved
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncIterator[PipelineEvent]:
         """The answer without the generator: best FAQ answer or passage, else the fallback."""
         found = grounding.extractive_answer(retrieved)
         if found is None:
@@ -211,18 +218,18 @@ class AnswerPipeline:
             self.result.trace["grounded"] = False
             async for event in self._emit_fixed(text):
                 yield event
-            yield "sources", {"sources": []}
+            yield Sources([])
             return
         text, hit = found
         self.result.sources = [grounding.source(hit, number=1, kind="answer")]
         self.result.trace.update(cited=[hit.chunk.id], grounded=True)
         async for event in self._emit_fixed(text):
             yield event
-        yield "sources", {"sources": self.result.sources}
+        yield Sources(self.result.sources)
 
     async def _generate(
         self, req: TurnRequest, retrieved: grounding.Retrieved
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncIterator[PipelineEvent]:
         """Stream from the generator through the guard; on failure, error then extractive."""
         assert self.llm.client is not None
         result, trace = self.result, self.result.trace
@@ -237,18 +244,9 @@ class AnswerPipeline:
             for i, h in enumerate(retrieved.hits, 1)
         ]
         t = time.perf_counter()
-        prompt = build_prompt(
-            question=req.text,
-            passages=passages,
-            history=req.history,
-            product_name=req.product_name,
-            persona=self.config.persona or None,
-            token_budget=self.config.prompt_token_budget,
-        )
+        # the visitor's text and history go through regexes: never on the event loop
+        prompt, guard = await run_in_threadpool(self._prompt, req, passages)
         t = self._lap("prompt", t)
-        guard = StreamGuard(
-            system_prompt=prompt.system, allowed_urls=prompt.allowed_urls, n_passages=len(passages)
-        )
         gen: dict[str, Any] = {
             "model": self.llm.model,
             "prompt_version": prompt.version,
@@ -269,7 +267,7 @@ class AnswerPipeline:
                     safe = guard.feed(event.text)
                     result.text = guard.emitted
                     if safe:
-                        yield "token", {"text": safe}
+                        yield Token(safe)
                 elif isinstance(event, Finished):
                     gen.update(
                         finish_reason=event.finish_reason,
@@ -282,14 +280,7 @@ class AnswerPipeline:
             trace["error"] = {"code": type(exc).__name__, "message": str(exc)}
             trace["partial_text"] = guard.emitted
             log.warning("generation failed: %s", exc)
-            yield (
-                "error",
-                {
-                    "code": "generation_failed",
-                    "message": GENERATION_FAILED,
-                    "discard_partial": True,
-                },
-            )
+            yield Error("generation_failed", GENERATION_FAILED, discard_partial=True)
             result.route = "extractive"
             trace["route_after_error"] = "extractive"
             async for item in self._emit_extractive(req, retrieved):
@@ -301,13 +292,28 @@ class AnswerPipeline:
             self._latency["generate"] = round((time.perf_counter() - t) * 1000, 2)
         tail = guard.flush()
         if tail:
-            yield "token", {"text": tail}
+            yield Token(tail)
         checked = guard.finish()
         result.text = checked.text
         if checked.text != guard.emitted:
-            yield "replace", {"text": checked.text}
+            yield Replace(checked.text)
         result.sources, fields = grounding.llm_sources(
             checked, [p.chunk_id for p in passages], [p.text for p in passages], retrieved
         )
         trace.update(fields)
-        yield "sources", {"sources": result.sources}
+        yield Sources(result.sources)
+
+    def _prompt(self, req: TurnRequest, passages: list[Passage]) -> tuple[Prompt, StreamGuard]:
+        """The generator's prompt and the guard of its answer (run in a worker thread)."""
+        prompt = build_prompt(
+            question=req.text,
+            passages=passages,
+            history=req.history,
+            product_name=req.product_name,
+            persona=self.config.persona or None,
+            token_budget=self.config.prompt_token_budget,
+        )
+        guard = StreamGuard(
+            system_prompt=prompt.system, allowed_urls=prompt.allowed_urls, n_passages=len(passages)
+        )
+        return prompt, guard

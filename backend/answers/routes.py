@@ -2,99 +2,50 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, SQLModel
 from starlette.concurrency import run_in_threadpool
 
-from backend.answers import service
+from backend.answers import service, widget_wire
 from backend.answers.models import (
-    AssistantSettingsBase,
     AssistantSettingsPublic,
     AssistantSettingsUpdate,
 )
-from backend.answers.pipeline import AnswerPipeline, Event, TurnRequest
-from backend.answers.sse import SSEResponse, as_sse
+from backend.answers.sse import SSEResponse
+from backend.answers.turn import answer_events, publish
 from backend.api.deps import AdminAccess, SessionDep
 from backend.conversations import service as conversations
-from backend.conversations.models import Conversation, Message, public_message
-from backend.core.errors import PayloadTooLarge
+from backend.conversations.models import Message, public_message
+from backend.core.errors import PayloadTooLarge, error_responses
+from backend.core.openapi import Id, ProductId, stream_response
 from backend.widget.auth import VisitorDep
 from backend.widget.limits import enforce_message_limits
 
-log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # far above the message limit: a bigger body is refused unread
 
 widget_router = APIRouter(prefix="/widget", tags=["widget"])
-admin_router = APIRouter(tags=["answers"])
+admin_router = APIRouter(tags=["answers"], responses=error_responses(400, 401, 403, 404, 422))
 
 
 class MessageIn(SQLModel):
     text: str = Field(description="The visitor's message (at most 4000 characters).")
 
 
-def publish(request: Request, conversation_id: int) -> None:
-    """Wake the conversation's live event streams (agents, other tabs)."""
-    bus = getattr(request.app.state, "events", None)
-    if bus is not None:
-        bus.publish(conversation_id)
-
-
-def build_pipeline(request: Request, config: AssistantSettingsBase) -> AnswerPipeline:
-    """A pipeline on this process's runtimes (intent models, indexes, generator)."""
-    state = request.app.state
-    return AnswerPipeline(
-        predict=state.intents.predict, knowledge=state.knowledge, llm=state.llm, config=config
-    )
-
-
-async def answer_events(
-    request: Request,
-    session: Session,
-    conversation: Conversation,
-    prepared: service.PreparedTurn,
-    persist_ms: float,
-) -> AsyncGenerator[Event, None]:
-    """The turn's events; the bot message is persisted even if the client goes away."""
-    pipeline = build_pipeline(request, prepared.config)
-    turn = TurnRequest(
-        product_id=conversation.product_id,
-        product_name=prepared.product_name,
-        status=conversation.status,
-        text=prepared.message.text,
-        history=prepared.history,
-        persist_ms=persist_ms,
-    )
-    persisted = False
-    try:
-        async for kind, data in pipeline.run(turn):
-            yield kind, data
-        message = await run_in_threadpool(
-            service.persist_turn, session=session, conversation=conversation, result=pipeline.result
-        )
-        persisted = True
-        publish(request, conversation.id or 0)
-        yield "done", {"message_id": message.id if message else None}
-    finally:
-        if not persisted:  # the client went away (or something broke): keep what was produced
-            pipeline.result.trace["client_disconnected"] = True
-            try:
-                service.persist_turn(
-                    session=session, conversation=conversation, result=pipeline.result
-                )
-                publish(request, conversation.id or 0)
-            except Exception:  # never mask the original error
-                log.exception("could not persist an interrupted turn")
-
-
-@widget_router.post("/conversations/{conversation_id}/messages", response_model=None)
+@widget_router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=None,
+    responses={
+        **stream_response("The answer's events, or one document (?stream=false)", json_too=True),
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 429),
+    },
+)
 async def post_message(
-    conversation_id: int,
+    conversation_id: Id,
     body: MessageIn,
     request: Request,
     session: SessionDep,
@@ -122,33 +73,23 @@ async def post_message(
     persist_ms = (time.perf_counter() - t0) * 1000
     events = answer_events(request, session, conversation, prepared, persist_ms)
     if stream:
-        return SSEResponse(as_sse(events))
-    return JSONResponse(await collect_json(events, session))
-
-
-async def collect_json(events: AsyncIterator[Event], session: Session) -> dict[str, Any]:
-    """The non-streaming variant: the same turn, gathered into one document."""
-    out: dict[str, Any] = {"meta": None, "sources": [], "error": None, "message": None}
-    async for name, payload in events:
-        if name in ("meta", "error"):
-            out[name] = payload
-        elif name == "sources":
-            out["sources"] = payload["sources"]
-        elif name == "done" and payload["message_id"] is not None:
-            message = session.get(Message, payload["message_id"])
-            out["message"] = public_message(message).model_dump(mode="json") if message else None
-    return out
+        return SSEResponse(widget_wire.as_sse(events))
+    async with aclosing(events):  # stored at once, also when gathering fails
+        collected = await widget_wire.collect(events)
+    message = session.get(Message, collected.message_id) if collected.message_id else None
+    stored = public_message(message).model_dump(mode="json") if message else None
+    return JSONResponse(collected.document(stored))
 
 
 @admin_router.get("/products/{product_id}/assistant", response_model=AssistantSettingsPublic)
-def get_assistant(product_id: int, access: AdminAccess, session: SessionDep) -> Any:
+def get_assistant(product_id: ProductId, access: AdminAccess, session: SessionDep) -> Any:
     """The product's answer settings: policy thresholds, fixed replies, persona, token limits."""
     return service.get_assistant_settings(session=session, product_id=product_id)
 
 
 @admin_router.put("/products/{product_id}/assistant", response_model=AssistantSettingsPublic)
 def put_assistant(
-    product_id: int, data: AssistantSettingsUpdate, access: AdminAccess, session: SessionDep
+    product_id: ProductId, data: AssistantSettingsUpdate, access: AdminAccess, session: SessionDep
 ) -> Any:
     """Change some answer settings (thresholds between 0 and 1; replies may use ``{product}``
     and, for the fallback, ``{topics}``)."""

@@ -9,7 +9,7 @@ cancelled and what was produced is persisted.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -43,13 +43,3 @@ class SSEResponse(StreamingResponse):
                 aclose = getattr(self._body, "aclose", None)
                 if aclose is not None:
                     await aclose()
-
-
-async def as_sse(events: AsyncGenerator[tuple[str, dict[str, Any]], None]) -> AsyncIterator[bytes]:
-    """Events as SSE bytes; closing this closes ``events`` too (so its cleanup runs now)."""
-    try:
-        async for kind, data in events:
-            yield sse(kind, data)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await events.aclose()

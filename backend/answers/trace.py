@@ -1,22 +1,33 @@
-"""The parts of a bot message's trace and ``meta`` event that describe the intent gate's verdict."""
+"""The parts of a bot message's trace and ``Meta`` event that describe the intent gate's verdict."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from backend.answers.events import Meta
 from backend.answers.policy import Decision
 from ml.generation.prompt import PROMPT_VERSION
 from ml.interfaces import IntentPrediction
 
 
-def meta_fields(prediction: IntentPrediction | None, decision: Decision) -> dict[str, Any]:
-    """The gate's verdict as the ``meta`` event shows it."""
-    return {
-        "intent": prediction.intent if prediction else None,
-        "confidence": round(prediction.confidence, 4) if prediction else None,
-        "out_of_scope": prediction.is_out_of_scope if prediction else None,
-        "reason": decision.reason,
-    }
+def meta_event(
+    prediction: IntentPrediction | None,
+    decision: Decision,
+    *,
+    route: str,
+    llm_available: bool,
+    model: str | None = None,
+) -> Meta:
+    """The gate's verdict and the route taken, as the turn's ``Meta`` event."""
+    return Meta(
+        route=route,
+        intent=prediction.intent if prediction else None,
+        confidence=round(prediction.confidence, 4) if prediction else None,
+        out_of_scope=prediction.is_out_of_scope if prediction else None,
+        reason=decision.reason,
+        llm_available=llm_available,
+        model=model,
+    )
 
 
 def intent_trace(

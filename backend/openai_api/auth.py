@@ -1,7 +1,8 @@
 """The API-key check of the OpenAI-compatible endpoint: ``Authorization: Bearer dp-...``.
 
-Errors keep deskpilot's single format, ``{"error": {"code", "message"}}``; OpenAI clients read
-``error.message``, and the code is ``invalid_api_key`` as OpenAI's own.
+A missing or bad key raises ``Unauthorized`` with code ``invalid_api_key`` (OpenAI's own); the
+``/v1`` routes turn it into OpenAI's error shape (``authentication_error``, see
+``backend.openai_api.errors``).
 """
 
 from __future__ import annotations

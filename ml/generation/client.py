@@ -201,7 +201,7 @@ class OpenAIChatClient:
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
     ) -> AsyncGenerator[str, None]:
-        """The ``Generator`` protocol: yield only the text pieces."""
+        """Yield only the text pieces of ``stream_events``."""
         events = self.stream_events(messages, max_tokens=max_tokens, temperature=temperature)
         async with aclosing(events):
             async for event in events:

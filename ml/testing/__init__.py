@@ -1,1 +1,2 @@
-"""Deterministic fakes of the ``ml.interfaces`` Protocols, for unit tests of logic only."""
+"""Deterministic fakes of ``ml`` components and of the answer pipeline's dependencies, for unit
+tests of logic only."""

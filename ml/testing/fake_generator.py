@@ -97,7 +97,7 @@ class FakeGenerator:
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
     ) -> AsyncGenerator[str, None]:
-        """The ``Generator`` protocol: only the text pieces."""
+        """Only the text pieces (as ``OpenAIChatClient.stream``)."""
         events = self.stream_events(messages, max_tokens=max_tokens, temperature=temperature)
         try:
             async for event in events:
@@ -128,3 +128,25 @@ class FakeGenerator:
     async def aclose(self) -> None:
         """Mark closed (nothing to release)."""
         self.closed = True
+
+
+class UncitingGenerator(FakeGenerator):
+    """Copies the passage like a small model does, without writing ``[n]``."""
+
+    async def stream_events(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        """The fake answer without its citation."""
+        events = super().stream_events(messages, max_tokens=max_tokens, temperature=temperature)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta) and event.text.strip() == "[1]":
+                    continue
+                yield event
+        finally:
+            await events.aclose()

@@ -1,5 +1,5 @@
-"""The widget fixtures (site keys, CORS-aware client) serve the answer API tests too."""
+"""The widget fixtures (site keys, the visitor's client) serve the answer API tests too."""
 
-from tests.widget.conftest import created_keys, make_site_key, widget
+from tests.widget.conftest import make_site_key, widget
 
-__all__ = ["created_keys", "make_site_key", "widget"]
+__all__ = ["make_site_key", "widget"]

@@ -15,7 +15,9 @@ from backend.conversations import service as conversations
 from backend.conversations.models import ConversationStatus, Message
 from backend.core.settings import Settings
 from ml.testing.fake_generator import FakeGenerator
-from tests.answers.test_pipeline import FAQ, PASSAGE, FakeKnowledge, predictor
+from ml.testing.fakes import FakeKnowledge
+from ml.testing.fakes import fixed_predictor as predictor
+from tests.answers.test_pipeline import FAQ, PASSAGE
 from tests.factories import auth, make_product, make_user
 from tests.widget.conftest import MakeSiteKey
 from tests.widget.helpers import start, visitor_headers

@@ -4,19 +4,23 @@ routes, fast path, citations, guards, failures and early close."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import threading
 from typing import Any
 
 import pytest
 
+from backend.answers import pipeline as pipeline_module
+from backend.answers.events import Error, Meta, PipelineEvent, Sources, Token
 from backend.answers.llm import LLMRuntime
 from backend.answers.models import AssistantSettingsBase
-from backend.answers.pipeline import AnswerPipeline, Event, TurnRequest
+from backend.answers.pipeline import AnswerPipeline, TurnRequest
 from backend.conversations.models import ConversationStatus
 from backend.core.settings import load_settings
 from ml.generation.errors import GeneratorTimeout
-from ml.interfaces import Chunk, IntentPrediction, ScoredChunk
-from ml.testing.fake_generator import FakeGenerator
+from ml.interfaces import Chunk
+from ml.testing.fake_generator import FakeGenerator, UncitingGenerator
+from ml.testing.fakes import FakeKnowledge
+from ml.testing.fakes import fixed_predictor as predictor
 
 pytestmark = pytest.mark.unit
 
@@ -39,30 +43,6 @@ PASSAGE = Chunk(
 )
 
 
-class FakeKnowledge:
-    def __init__(self, chunks: list[Chunk], dense: float = 0.5) -> None:
-        self.chunks, self.dense, self.calls = chunks, dense, 0
-
-    def search(
-        self, product_id: int, query: str, k: int = 5, *, filters: Mapping[str, Any] | None = None
-    ) -> tuple[str | None, list[ScoredChunk]]:
-        self.calls += 1
-        chunks = self.chunks
-        if filters:
-            chunks = [c for c in chunks if c.metadata.get("category") in filters["category"]]
-        hits = [ScoredChunk(c, 1.0 / i, i, {"dense": self.dense}) for i, c in enumerate(chunks, 1)]
-        return "idx-1", hits[:k]
-
-
-def predictor(intent: str | None, confidence: float = 0.9):  # type: ignore[no-untyped-def]
-    def predict(product_id: int, text: str) -> tuple[str | None, IntentPrediction | None]:
-        if intent is None:
-            return None, None
-        return "model-1", IntentPrediction(intent, confidence, intent == "out_of_scope")
-
-    return predict
-
-
 def run(
     intent: str | None,
     *,
@@ -73,7 +53,7 @@ def run(
     status: ConversationStatus = ConversationStatus.bot,
     dense: float = 0.5,
     config: AssistantSettingsBase | None = None,
-) -> tuple[list[Event], AnswerPipeline]:
+) -> tuple[list[PipelineEvent], AnswerPipeline]:
     llm = LLMRuntime(load_settings(), client=generator or FakeGenerator())
     llm.healthy = healthy
     pipeline = AnswerPipeline(
@@ -84,27 +64,37 @@ def run(
     )
     request = TurnRequest(product_id=1, product_name="Lumen", status=status, text="where is it?")
 
-    async def go() -> list[Event]:
+    async def go() -> list[PipelineEvent]:
         return [e async for e in pipeline.run(request)]
 
     return asyncio.run(go()), pipeline
 
 
-def kinds(events: list[Event]) -> list[str]:
-    return [k for k, _ in events]
+def kinds(events: list[PipelineEvent]) -> list[str]:
+    return [type(e).__name__.lower() for e in events]
 
 
-def text_of(events: list[Event]) -> str:
-    return "".join(d["text"] for k, d in events if k == "token")
+def text_of(events: list[PipelineEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, Token))
+
+
+def meta(events: list[PipelineEvent]) -> Meta:
+    assert isinstance(events[0], Meta)
+    return events[0]
+
+
+def sources(events: list[PipelineEvent]) -> list[dict[str, Any]]:
+    assert isinstance(events[-1], Sources)
+    return events[-1].sources
 
 
 def test_fast_path_sends_the_approved_answer_without_the_llm() -> None:
     gen = FakeGenerator()
     events, pipeline = run("card_arrival", generator=gen)
     assert kinds(events) == ["meta", "token", "sources"]
-    assert events[0][1]["route"] == "fast_path" and events[0][1]["intent"] == "card_arrival"
+    assert meta(events).route == "fast_path" and meta(events).intent == "card_arrival"
     assert text_of(events) == FAQ.metadata["answer"]
-    assert events[-1][1]["sources"][0]["chunk_id"] == FAQ.id
+    assert sources(events)[0]["chunk_id"] == FAQ.id
     assert gen.calls == []
     trace = pipeline.result.trace
     assert trace["grounded"] and trace["cited"] == [FAQ.id]
@@ -116,11 +106,11 @@ def test_llm_path_streams_cites_and_traces() -> None:
     events, pipeline = run("transfer_fees", chunks=[PASSAGE, FAQ])
     assert kinds(events)[0] == "meta" and kinds(events)[-1] == "sources"
     assert set(kinds(events)[1:-1]) == {"token"}
-    assert events[0][1]["route"] == "llm"
+    assert meta(events).route == "llm"
     answer = text_of(events)
     assert answer.endswith("[1]")
-    sources = events[-1][1]["sources"]
-    assert [s["kind"] for s in sources] == ["cited"] and sources[0]["chunk_id"] == PASSAGE.id
+    found = sources(events)
+    assert [s["kind"] for s in found] == ["cited"] and found[0]["chunk_id"] == PASSAGE.id
     trace = pipeline.result.trace
     assert trace["grounded"] is True and trace["cited"] == [PASSAGE.id]
     assert trace["generator"]["prompt_version"] and "first_token" in trace["latency_ms"]
@@ -135,7 +125,9 @@ def test_generator_failure_mid_stream_sends_error_then_a_fallback_answer() -> No
     after = events[names.index("error") + 1 :]
     assert kinds(after) == ["token", "sources"]
     assert pipeline.result.route == "extractive"
-    assert pipeline.result.text == after[0][1]["text"]
+    assert isinstance(after[0], Token) and pipeline.result.text == after[0].text
+    error = events[names.index("error")]
+    assert isinstance(error, Error) and error.discard_partial and error.code == "generation_failed"
     assert pipeline.result.trace["error"]["code"] == "GeneratorUnavailable"
     assert pipeline.llm.healthy is False  # the next visitor does not wait for it
 
@@ -143,7 +135,7 @@ def test_generator_failure_mid_stream_sends_error_then_a_fallback_answer() -> No
 def test_generator_down_answers_extractively_and_says_so() -> None:
     gen = FakeGenerator()
     events, _ = run("transfer_fees", chunks=[PASSAGE], generator=gen, healthy=False)
-    assert events[0][1]["route"] == "extractive" and events[0][1]["llm_available"] is False
+    assert meta(events).route == "extractive" and meta(events).llm_available is False
     assert text_of(events).startswith("Top-ups by card are free.")
     assert gen.calls == []
 
@@ -161,7 +153,7 @@ def test_timeout_before_first_token_falls_back() -> None:
 def test_fixed_routes(intent: str, route: str) -> None:
     events, pipeline = run(intent)
     assert kinds(events) == ["meta", "token", "sources"]
-    assert events[0][1]["route"] == route
+    assert meta(events).route == route
     assert (pipeline.result.new_status == ConversationStatus.waiting_for_agent) == (
         route == "handoff"
     )
@@ -181,7 +173,7 @@ def test_silent_while_an_agent_handles_the_conversation() -> None:
 def test_intent_boost_puts_the_predicted_intents_faq_first() -> None:
     events, pipeline = run("card_arrival", chunks=[PASSAGE, FAQ])
     assert pipeline.result.trace["retrieval"]["boosted_intent"] == "card_arrival"
-    assert events[0][1]["route"] == "fast_path"
+    assert meta(events).route == "fast_path"
 
 
 def test_retrieval_confirmation_answers_a_less_sure_gate_from_the_approved_text() -> None:
@@ -189,21 +181,21 @@ def test_retrieval_confirmation_answers_a_less_sure_gate_from_the_approved_text(
         min_confidence=0.6, min_confidence_confirmed=0.3, fast_path_min_confidence=0.3
     )
     events, pipeline = run("card_arrival", confidence=0.4, config=config)  # FAQ ranked first
-    assert events[0][1]["route"] == "fast_path"
+    assert meta(events).route == "fast_path"
     assert text_of(events) == FAQ.metadata["answer"]
     trace = pipeline.result.trace
     assert trace["retrieval"]["confirmed"] is True
     assert "confirmed by retrieval" in trace["policy"]["reason"]
     # the same gate verdict when retrieval ranks something else first: fallback
     events, pipeline = run("card_arrival", confidence=0.4, config=config, chunks=[PASSAGE, FAQ])
-    assert events[0][1]["route"] == "fallback"
+    assert meta(events).route == "fallback"
     assert pipeline.result.trace["retrieval"]["confirmed"] is False
 
 
 def test_no_knowledge_means_fallback_not_an_llm_guess() -> None:
     gen = FakeGenerator()
     events, _ = run("transfer_fees", chunks=[], generator=gen)
-    assert events[0][1]["route"] == "fallback" and gen.calls == []
+    assert meta(events).route == "fallback" and gen.calls == []
 
 
 def test_closing_the_stream_early_cancels_the_generator() -> None:
@@ -220,8 +212,8 @@ def test_closing_the_stream_early_cancels_the_generator() -> None:
 
     async def go() -> None:
         events = pipeline.run(request)
-        async for kind, _ in events:
-            if kind == "token":
+        async for event in events:
+            if isinstance(event, Token):
                 break
         await events.aclose()  # type: ignore[attr-defined]
 
@@ -231,23 +223,27 @@ def test_closing_the_stream_early_cancels_the_generator() -> None:
     assert "total" in pipeline.result.trace["latency_ms"]
 
 
-class UncitingGenerator(FakeGenerator):
-    """Copies the passage like a small model does, without writing [n]."""
-
-    async def stream_events(self, messages, *, max_tokens, temperature=0.0, stop=None):  # type: ignore[no-untyped-def, override]
-        async for event in super().stream_events(
-            messages, max_tokens=max_tokens, temperature=temperature
-        ):
-            if str(getattr(event, "text", "")).strip() == "[1]":
-                continue
-            yield event
-
-
 def test_uncited_answer_is_ungrounded_but_attributed_to_its_passage() -> None:
     events, pipeline = run("transfer_fees", chunks=[FAQ, PASSAGE], generator=UncitingGenerator())
     trace = pipeline.result.trace
     assert "[" not in pipeline.result.text
     assert trace["grounded"] is False and trace["cited"] == []
     assert trace["attributed"] == [FAQ.id]
-    sources = events[-1][1]["sources"]
-    assert [(s["kind"], s["chunk_id"]) for s in sources] == [("attributed", FAQ.id)]
+    found = sources(events)
+    assert [(s["kind"], s["chunk_id"]) for s in found] == [("attributed", FAQ.id)]
+
+
+def test_the_prompt_is_built_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the visitor's text and history go through regexes there: a slow input must not stall
+    # every other request of the process
+    threads: list[int] = []
+    real = pipeline_module.build_prompt
+
+    def spy(**kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(**kwargs)
+
+    monkeypatch.setattr(pipeline_module, "build_prompt", spy)
+    events, _ = run("transfer_fees", chunks=[PASSAGE])  # asyncio.run: the loop is this thread
+    assert meta(events).route == "llm"
+    assert threads and threads[0] != threading.get_ident()
