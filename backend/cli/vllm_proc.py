@@ -2,7 +2,9 @@
 
 It is not critical: the API answers through the fast path and the extractive fallback until the
 server is healthy, and goes on if it dies. Setup (first run: a venv and a converted model, a few
-minutes) and start run in one child shell, so `up` itself never waits for them.
+minutes) and start run in one child shell, so `up` itself never waits for them. Both run at a
+lower CPU priority (``NICE``): on a small machine the API, its models and the worker's jobs
+come first; the server's children (vLLM's engine core) inherit it, and its process group.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from backend.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "infra" / "vllm"
+NICE = 10  # added niceness of the install and the server
 
 
 def local_port(settings: Settings) -> int | None:
@@ -50,8 +53,13 @@ def why_not_start(settings: Settings) -> str | None:
     return None
 
 
+def _lower_priority() -> None:
+    os.nice(NICE)
+
+
 def start(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """Run setup.sh (idempotent; seconds once done) then serve.sh, in their own process group."""
+    """Run setup.sh (idempotent; seconds once done) then serve.sh, in their own process group,
+    ``NICE`` steps below this process's CPU priority."""
     port = local_port(settings)
     env = {
         **os.environ,
@@ -68,6 +76,7 @@ def start(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_lower_priority,  # before exec: only os.nice, safe with threads
     )
 
 

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -15,8 +16,11 @@ from backend.core.settings import Settings
 from backend.intents.importer import import_rows, read_rows
 from backend.intents.models import IntentExample
 from backend.intents.service import ensure_reserved
+from backend.intents.versions import active_model
 from backend.jobs import service as jobs
+from backend.jobs.kinds import JobKind
 from backend.jobs.models import Job, JobStatus
+from ml.intent.artifact import read_manifest
 
 DEMO_EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "demo" / "intent_examples.csv"
 DEMO_FAQ = DEMO_EXAMPLES.with_name("faq.jsonl")
@@ -47,25 +51,58 @@ def load_demo_examples(*, session: Session, product_id: int) -> int:
     return report.added
 
 
-def queue_demo_training(*, session: Session, settings: Settings, product_id: int) -> Job | None:
-    """Queue training of the demo model when none is active and no training is pending."""
-    from backend.intents.handlers import TRAIN
-    from backend.intents.training import active_model
+def _pending(session: Session, product_id: int, kind: str, *states: JobStatus) -> list[Job]:
+    return list(
+        session.exec(
+            select(Job).where(
+                Job.product_id == product_id, Job.kind == kind, col(Job.status).in_(states)
+            )
+        ).all()
+    )
 
-    if active_model(session, product_id) is not None:
-        return None
-    pending = session.exec(
-        select(Job.id).where(
-            Job.product_id == product_id,
-            Job.kind == TRAIN,
-            col(Job.status).in_([JobStatus.queued, JobStatus.running]),
+
+def queue_demo_training(*, session: Session, settings: Settings, product_id: int) -> Job | None:
+    """Queue training of the demo model in two stages when none is active and no training is
+    pending: the fast model alone (serving within a minute or so), then a job adding the
+    second opinion to it as a new version. When the active model is still the fast one and its
+    second opinion never came (the run was stopped meanwhile), queue that second job again."""
+    busy = (JobStatus.queued, JobStatus.running)
+    active = active_model(session, product_id)
+    if active is not None:
+        if not settings.intent_second_opinion_model.strip() or _has_second_opinion(active.path):
+            return None
+        done = (*busy, JobStatus.succeeded)
+        if any(
+            j.params.get("version") == active.version
+            for j in _pending(session, product_id, JobKind.intents_second_opinion, *done)
+        ):
+            return None
+        params: dict[str, Any] = {"product_id": product_id, "version": active.version}
+        return jobs.submit_job(
+            session=session,
+            kind=JobKind.intents_second_opinion,
+            product_id=product_id,
+            params=params,
         )
-    ).first()
-    if pending is not None:
+    if _pending(session, product_id, JobKind.intents_train, *busy):
         return None
     params = {
         "product_id": product_id,
         "strategy": settings.intent_demo_strategy,
         "activate": True,
+        "second_opinion": "",  # the fast model first ...
+        "then_second_opinion": True,  # ... then its second opinion, as a new version
+        # serving shares the query embedder's vectors: the ONNX graph (a fallback, and its
+        # parity check: seconds) can wait for the second stage, when there is one
+        "export_onnx": not settings.intent_second_opinion_model.strip(),
     }
-    return jobs.submit_job(session=session, kind=TRAIN, product_id=product_id, params=params)
+    return jobs.submit_job(
+        session=session, kind=JobKind.intents_train, product_id=product_id, params=params
+    )
+
+
+def _has_second_opinion(model_dir: str) -> bool:
+    try:
+        return bool(read_manifest(Path(model_dir)).get("second_opinion"))
+    except (OSError, ValueError):  # a missing or damaged folder: not ours to repair here
+        return True

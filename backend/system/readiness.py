@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from backend.core.db import ping
 
 Check = Callable[[], str | None]
+Detail = Callable[[], Any]  # a JSON-able description of what a component serves
 
 
 @dataclass
@@ -35,7 +36,7 @@ def broker_check() -> Check:
     """Readiness of the Celery broker: a connection must open."""
 
     def check() -> str:
-        from backend.worker.dispatch import check_broker
+        from backend.core.broker import check_broker
 
         check_broker()
         return "reachable"
@@ -67,3 +68,14 @@ def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, Any]]:
             "ms": round((time.perf_counter() - start) * 1000, 1),
         }
     return all_ok, report
+
+
+def run_details(details: dict[str, Detail]) -> dict[str, Any]:
+    """Each detail's JSON description by name; one that fails is reported as its error."""
+    out: dict[str, Any] = {}
+    for name, describe in details.items():
+        try:
+            out[name] = describe()
+        except Exception as exc:  # a description never fails readiness
+            out[name] = {"error": _short(exc)}
+    return out
