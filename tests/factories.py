@@ -39,7 +39,7 @@ def make_user(
         session=session, data=UserCreate(email=email, password=PASSWORD, is_owner=owner)
     )
     if product is not None and role is not None:
-        users.set_membership(session=session, user=user, product_id=product.id or 0, role=role)
+        products.set_membership(session=session, user=user, product_id=product.id or 0, role=role)
     return user
 
 

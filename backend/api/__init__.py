@@ -1,1 +1,1 @@
-"""HTTP layer: dependencies and router mounting under /api/v1."""
+"""HTTP dependencies (settings, session, current user, product access); routers mount in main."""

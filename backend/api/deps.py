@@ -1,13 +1,15 @@
 """Annotated dependencies: settings, session, current user, and the one product-access check.
 
-Every ``/api/v1/admin/*`` route is mounted on a router whose dependency is
+Every ``/api/v1/admin/*`` route is mounted (in ``backend.main``) on a router whose dependency is
 :func:`require_product_admin`; it finds the product from the path (``product_id``, or the object
-named by another id such as ``job_id``) and demands admin of it (owners pass everywhere).
+named by another id such as ``job_id``, through the app's ``ProductResolvers``, see
+``backend.core.access``) and demands admin of it (owners pass everywhere). These dependencies sit
+below every domain but ``users`` and ``products``, which they read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from backend.core.access import ProductResolvers
 from backend.core.errors import Forbidden, NotFound, Unauthorized
 from backend.core.settings import Settings
 from backend.products.models import Product
@@ -72,46 +75,9 @@ class ProductAccess:
     role: Role
 
 
-def _product_id_from_job(session: Session, job_id: int) -> int:
-    from backend.jobs.models import Job
-
-    job = session.get(Job, job_id)
-    if job is None or job.product_id is None:
-        raise NotFound(f"job {job_id} not found")
-    return job.product_id
-
-
-def _product_id_from_conversation(session: Session, conversation_id: int) -> int:
-    from backend.conversations.models import Conversation
-
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conversation.product_id
-
-
-# Path parameters that name a product-scoped object, and how to find its product.
-PRODUCT_RESOLVERS: dict[str, Callable[[Session, int], int]] = {
-    "job_id": _product_id_from_job,
-    "conversation_id": _product_id_from_conversation,
-}
-
-
 def _resolve_product(request: Request, session: Session) -> Product:
-    params = request.path_params
-    product_id: int | None = None
-    try:
-        if "product_id" in params:
-            product_id = int(params["product_id"])
-        else:
-            for name, resolver in PRODUCT_RESOLVERS.items():
-                if name in params:
-                    product_id = resolver(session, int(params[name]))
-                    break
-    except ValueError:
-        raise NotFound("not found") from None
-    if product_id is None:
-        raise RuntimeError(f"route {request.url.path} has no product-scoped path parameter")
+    resolvers: ProductResolvers = request.app.state.product_resolvers
+    product_id = resolvers.product_id(session, request.path_params)
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound(f"product {product_id} not found")

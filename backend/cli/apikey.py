@@ -74,10 +74,10 @@ def apikey_revoke(
     api_key_id: Annotated[int, typer.Argument(metavar="ID", help="The key's id (`apikey list`).")],
 ) -> None:
     """Revoke a key: requests with it are refused at once. Revoking twice changes nothing."""
-    from backend.core.models_registry import import_all_models
+    from backend.models import all_tables
     from backend.openai_api import service
 
-    import_all_models()  # the key's foreign keys name other tables (product)
+    all_tables()  # the key's foreign keys name other tables (product)
     with db_session() as session:
         api_key = service.get_api_key(session=session, api_key_id=api_key_id)
         already = api_key.revoked_at is not None

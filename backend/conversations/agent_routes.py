@@ -22,8 +22,15 @@ from backend.conversations.models import (
     MessageWithTrace,
     traced_message,
 )
+from backend.core.errors import error_responses
+from backend.core.openapi import MAX_ID, Id, ProductId
 
-router = APIRouter(prefix="/agent", tags=["agent"], dependencies=[Depends(require_product_member)])
+router = APIRouter(
+    prefix="/agent",
+    tags=["agent"],
+    dependencies=[Depends(require_product_member)],
+    responses=error_responses(400, 401, 403, 404, 422),
+)
 
 
 def _publish(request: Request, conversation_id: int) -> None:
@@ -35,6 +42,7 @@ def _publish(request: Request, conversation_id: int) -> None:
 
 @router.get("/products/{product_id}/conversations", response_model=list[ConversationSummary])
 def list_conversations(
+    product_id: ProductId,
     access: MemberAccess,
     session: SessionDep,
     status: list[str] | None = Query(
@@ -42,7 +50,7 @@ def list_conversations(
     ),
     limit: int = Query(50, ge=1, le=200),
     before_id: int | None = Query(
-        None, description="The last conversation id of the previous page."
+        None, ge=1, le=MAX_ID, description="The last conversation id of the previous page."
     ),
 ) -> list[ConversationSummary]:
     """The product's conversations, newest activity first, with a preview of the last message."""
@@ -57,17 +65,20 @@ def list_conversations(
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
 def get_conversation(
-    conversation_id: int, access: MemberAccess, session: SessionDep
+    conversation_id: Id, access: MemberAccess, session: SessionDep
 ) -> ConversationDetail:
     """The conversation and every message, each with the trace of how it was made."""
     return agent_service.conversation_detail(session=session, conversation_id=conversation_id)
 
 
 @router.post(
-    "/conversations/{conversation_id}/messages", response_model=MessageWithTrace, status_code=201
+    "/conversations/{conversation_id}/messages",
+    response_model=MessageWithTrace,
+    status_code=201,
+    responses=error_responses(409, 413),
 )
 def post_message(
-    conversation_id: int,
+    conversation_id: Id,
     body: AgentReply,
     request: Request,
     access: MemberAccess,
@@ -87,9 +98,13 @@ def post_message(
     return traced_message(message)
 
 
-@router.post("/conversations/{conversation_id}/handback", response_model=ConversationPublic)
+@router.post(
+    "/conversations/{conversation_id}/handback",
+    response_model=ConversationPublic,
+    responses=error_responses(409),
+)
 def hand_back(
-    conversation_id: int, request: Request, access: MemberAccess, session: SessionDep
+    conversation_id: Id, request: Request, access: MemberAccess, session: SessionDep
 ) -> Conversation:
     """Give the conversation back to the assistant (a system message tells the visitor); 409 if
     closed."""
@@ -103,9 +118,13 @@ def hand_back(
     return conversation
 
 
-@router.post("/conversations/{conversation_id}/close", response_model=ConversationPublic)
+@router.post(
+    "/conversations/{conversation_id}/close",
+    response_model=ConversationPublic,
+    responses=error_responses(409),
+)
 def close_conversation(
-    conversation_id: int,
+    conversation_id: Id,
     body: CloseRequest,
     request: Request,
     access: MemberAccess,

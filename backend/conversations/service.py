@@ -65,6 +65,28 @@ def get_conversation(*, session: Session, conversation_id: int) -> Conversation:
     return conversation
 
 
+def product_of_conversation(*, session: Session, conversation_id: int) -> int:
+    """The product a conversation belongs to (the product-access check of
+    ``/conversations/{conversation_id}`` routes); NotFound for a missing one."""
+    return get_conversation(session=session, conversation_id=conversation_id).product_id
+
+
+def visitor_message(
+    *, session: Session, message_id: int, product_id: int, visitor_id: str
+) -> Message:
+    """A message of one of the visitor's conversations; anyone else's looks missing (404)."""
+    message = session.get(Message, message_id)
+    conversation = session.get(Conversation, message.conversation_id) if message else None
+    if (
+        message is None
+        or conversation is None
+        or conversation.product_id != product_id
+        or conversation.visitor_id != visitor_id
+    ):
+        raise NotFound(f"message {message_id} not found")
+    return message
+
+
 def get_visitor_conversation(
     *, session: Session, conversation_id: int, product_id: int, visitor_id: str
 ) -> Conversation:

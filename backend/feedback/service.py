@@ -1,35 +1,45 @@
-"""Feedback operations (keyword-only; the only place that commits feedback)."""
+"""Feedback operations (keyword-only; the only place that commits feedback).
+
+Feedback sits below ``conversations``: it stores ratings by message id and knows messages only
+through the two small protocols below; the agent view and the widget attach ratings to messages.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.conversations.models import Conversation, Message, MessagePublic, MessageRole
 from backend.core.db import utcnow
-from backend.core.errors import InvalidInput, NotFound
+from backend.core.errors import InvalidInput
 from backend.feedback.models import FeedbackIn, FeedbackSummary, MessageFeedback
 
-M = TypeVar("M", bound=MessagePublic)
+
+class RatedMessage(Protocol):
+    """The message being rated (a ``conversations`` Message)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def conversation_id(self) -> int: ...
+
+    @property
+    def role(self) -> str: ...
 
 
-def visitor_message(
-    *, session: Session, message_id: int, product_id: int, visitor_id: str
-) -> Message:
-    """A message of one of the visitor's conversations; anyone else's looks missing (404)."""
-    message = session.get(Message, message_id)
-    conversation = session.get(Conversation, message.conversation_id) if message else None
-    if (
-        message is None
-        or conversation is None
-        or conversation.product_id != product_id
-        or conversation.visitor_id != visitor_id
-    ):
-        raise NotFound(f"message {message_id} not found")
-    return message
+class ShownMessage(Protocol):
+    """A message as shown, with a place for its rating (``conversations`` MessagePublic)."""
+
+    @property
+    def id(self) -> int: ...
+
+    feedback: FeedbackSummary | None
+
+
+M = TypeVar("M", bound=ShownMessage)
 
 
 def get_feedback(*, session: Session, message_id: int) -> MessageFeedback | None:
@@ -39,10 +49,10 @@ def get_feedback(*, session: Session, message_id: int) -> MessageFeedback | None
 
 
 def set_feedback(
-    *, session: Session, message: Message, product_id: int, data: FeedbackIn
+    *, session: Session, message: RatedMessage, product_id: int, data: FeedbackIn
 ) -> MessageFeedback:
     """Rate a bot message (422 for any other); rating it again replaces the rating and comment."""
-    if message.role != MessageRole.bot:
+    if message.role != "bot":  # MessageRole.bot
         raise InvalidInput(
             f"message {message.id} is a {message.role} message; only the assistant's answers "
             "can be rated",

@@ -135,6 +135,11 @@ class IntentModel(SQLModel, table=True):
     metrics: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     is_active: bool = Field(default=False, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # when it last became active: the version active before the current one is the one
+    # a rollback returns to, so pruning keeps it (backend/intents/pruning.py)
+    activated_at: datetime | None = None
+    # when pruning removed its folder; the row stays, as the history of trained models
+    pruned_at: datetime | None = None
 
 
 class IntentModelPublic(SQLModel):
@@ -148,6 +153,7 @@ class IntentModelPublic(SQLModel):
     metrics: dict[str, float]
     is_active: bool
     created_at: datetime
+    pruned_at: datetime | None = None
 
 
 class PredictRequest(SQLModel):

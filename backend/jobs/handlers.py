@@ -6,9 +6,10 @@ import platform
 import time
 from typing import Any
 
-from backend.worker.registry import JobContext, register
+from backend.jobs.kinds import JobKind
+from backend.jobs.registry import JobContext, register
 
-SELFCHECK = "selfcheck"
+SELFCHECK = JobKind.selfcheck
 
 
 @register(SELFCHECK)

@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from backend.core.broker import send_job
 from backend.core.db import utcnow
 from backend.core.errors import InvalidInput, NotFound, ServiceUnavailable
 from backend.jobs.models import Job, JobStatus
+from backend.jobs.registry import require_known
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,7 @@ def create_job(
     created_by: int | None = None,
 ) -> Job:
     """Record a queued job (committed before it is sent to the broker)."""
-    from backend.worker.registry import require_kind
-
-    require_kind(kind)
+    require_known(kind)
     job = Job(kind=kind, product_id=product_id, params=params or {}, created_by=created_by)
     session.add(job)
     session.commit()
@@ -43,8 +43,6 @@ def create_job(
 
 def dispatch_job(*, session: Session, job: Job) -> Job:
     """Send a queued job to the broker; if that fails the job fails (retryable) with a 503."""
-    from backend.worker.dispatch import send_job
-
     try:
         send_job(job_id=job.id or 0)
     except Exception as exc:  # any broker error: connection refused, timeout, bad URL
@@ -87,6 +85,15 @@ def get_job(*, session: Session, job_id: int) -> Job:
     if job is None:
         raise NotFound(f"job {job_id} not found")
     return job
+
+
+def product_of_job(*, session: Session, job_id: int) -> int:
+    """The product a job belongs to (the product-access check of ``/jobs/{job_id}`` routes);
+    NotFound for a missing job or one of no product."""
+    job = session.get(Job, job_id)
+    if job is None or job.product_id is None:
+        raise NotFound(f"job {job_id} not found")
+    return job.product_id
 
 
 def list_jobs(*, session: Session, product_id: int, limit: int = 50) -> list[Job]:

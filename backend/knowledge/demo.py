@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from backend.core.settings import Settings
+from backend.jobs.kinds import JobKind
 from backend.jobs.models import Job, JobStatus
 from backend.knowledge import service
-from backend.knowledge.handlers import INGEST
 from backend.knowledge.models import Document
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -23,7 +23,7 @@ def queue_demo_knowledge(*, session: Session, settings: Settings, product_id: in
     pending = session.exec(
         select(Job.id).where(
             Job.product_id == product_id,
-            Job.kind == INGEST,
+            Job.kind == JobKind.kb_ingest,
             col(Job.status).in_([JobStatus.queued, JobStatus.running]),
         )
     ).first()

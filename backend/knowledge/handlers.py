@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 from backend.core.errors import Conflict
 from backend.core.settings import get_settings
+from backend.jobs.kinds import JobKind
+from backend.jobs.registry import JobContext, register
 from backend.knowledge import ingest
-from backend.worker.registry import JobContext, register
 
-INGEST, DELETE, REINDEX = "kb.ingest", "kb.delete", "kb.reindex"
+INGEST, DELETE, REINDEX = JobKind.kb_ingest, JobKind.kb_delete, JobKind.kb_reindex
 T = TypeVar("T")
 CONFLICT_RETRIES = 3
 

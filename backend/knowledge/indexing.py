@@ -40,20 +40,19 @@ def embedder_for(model: str) -> SentenceEmbedder:
 
 
 def query_embedder_for(settings: Settings) -> Embedder:
-    """The API's query embedder: the embedding model through ONNX Runtime (exported once into
-    ``data_dir/models/onnx``) unless ``query_embedder`` is ``torch``."""
+    """The API's query embedder: the embedding model through ONNX Runtime (its graph is the
+    encoder store's, in the model cache, shared with the intent models on the same encoder)
+    unless ``query_embedder`` is ``torch``."""
     if settings.query_embedder == "torch":
         return embedder_for(settings.embedding_model)
-    return _onnx_embedder(
-        settings.embedding_model, settings.data_dir / "models" / "onnx", settings.inference_threads
-    )
+    return _onnx_embedder(settings.embedding_model, None, settings.inference_threads)
 
 
 _onnx_lock = threading.Lock()
 _onnx_embedders: dict[tuple[str, int], OnnxSentenceEmbedder] = {}
 
 
-def _onnx_embedder(model: str, cache_dir: Path, threads: int) -> OnnxSentenceEmbedder:
+def _onnx_embedder(model: str, cache_dir: Path | None, threads: int) -> OnnxSentenceEmbedder:
     """One ONNX query embedder per model per process, like :func:`embedder_for` (another
     ``data_dir`` in the same process, as in tests, reuses the graph already loaded)."""
     with _onnx_lock:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AdminAccess, SessionDep, SettingsDep
-from backend.core.errors import InvalidInput
+from backend.core.errors import InvalidInput, error_responses
+from backend.core.openapi import Id, ProductId
 from backend.jobs.models import Job, JobPublic
 from backend.knowledge import service
 from backend.knowledge.models import (
@@ -25,7 +26,11 @@ from backend.knowledge.models import (
 )
 from backend.knowledge.runtime import KnowledgeRuntime
 
-admin_router = APIRouter(prefix="/products/{product_id}", tags=["admin: knowledge"])
+admin_router = APIRouter(
+    prefix="/products/{product_id}",
+    tags=["admin: knowledge"],
+    responses=error_responses(400, 401, 403, 404, 422),
+)
 READ_BLOCK = 1 << 20
 
 
@@ -34,8 +39,11 @@ def _blocks(upload: UploadFile) -> Iterator[bytes]:
         yield block
 
 
-@admin_router.post("/documents", response_model=JobPublic, status_code=202)
+@admin_router.post(
+    "/documents", response_model=JobPublic, status_code=202, responses=error_responses(413, 503)
+)
 async def upload_document(
+    product_id: ProductId,
     access: AdminAccess,
     session: SessionDep,
     settings: SettingsDep,
@@ -74,13 +82,17 @@ async def upload_document(
 
 
 @admin_router.get("/documents", response_model=list[DocumentPublic])
-def list_documents(access: AdminAccess, session: SessionDep) -> list[Document]:
+def list_documents(
+    product_id: ProductId, access: AdminAccess, session: SessionDep
+) -> list[Document]:
     """The product's documents, newest first."""
     return service.list_documents(session=session, product_id=access.product.id or 0)
 
 
 @admin_router.get("/documents/{document_id}", response_model=DocumentDetail)
-def get_document(document_id: int, access: AdminAccess, session: SessionDep) -> DocumentDetail:
+def get_document(
+    product_id: ProductId, document_id: Id, access: AdminAccess, session: SessionDep
+) -> DocumentDetail:
     """A document with its chunks."""
     doc = service.get_document(
         session=session, product_id=access.product.id or 0, document_id=document_id
@@ -92,8 +104,15 @@ def get_document(document_id: int, access: AdminAccess, session: SessionDep) -> 
     )
 
 
-@admin_router.delete("/documents/{document_id}", response_model=JobPublic, status_code=202)
-def delete_document(document_id: int, access: AdminAccess, session: SessionDep) -> Job:
+@admin_router.delete(
+    "/documents/{document_id}",
+    response_model=JobPublic,
+    status_code=202,
+    responses=error_responses(409, 503),
+)
+def delete_document(
+    product_id: ProductId, document_id: Id, access: AdminAccess, session: SessionDep
+) -> Job:
     """Remove a document: it stops appearing in answers at once; a job rebuilds the index."""
     doc = service.get_document(
         session=session, product_id=access.product.id or 0, document_id=document_id
@@ -101,8 +120,11 @@ def delete_document(document_id: int, access: AdminAccess, session: SessionDep) 
     return service.delete_document(session=session, doc=doc, user_id=access.user.id)
 
 
-@admin_router.post("/knowledge/reindex", response_model=JobPublic, status_code=202)
+@admin_router.post(
+    "/knowledge/reindex", response_model=JobPublic, status_code=202, responses=error_responses(503)
+)
 def reindex(
+    product_id: ProductId,
     access: AdminAccess,
     session: SessionDep,
     reembed: Annotated[
@@ -116,14 +138,16 @@ def reindex(
 
 
 @admin_router.get("/knowledge/indexes", response_model=list[IndexPublic])
-def list_indexes(access: AdminAccess, session: SessionDep) -> list[KnowledgeIndex]:
+def list_indexes(
+    product_id: ProductId, access: AdminAccess, session: SessionDep
+) -> list[KnowledgeIndex]:
     """Index versions, newest first; one is active."""
     return service.list_indexes(session=session, product_id=access.product.id or 0)
 
 
 @admin_router.post("/knowledge/search", response_model=RetrievalTestResponse)
 def retrieval_test(
-    body: RetrievalTestRequest, access: AdminAccess, request: Request
+    product_id: ProductId, body: RetrievalTestRequest, access: AdminAccess, request: Request
 ) -> RetrievalTestResponse:
     """Retrieval test: the ranked chunks (with dense, BM25 and fused scores) for a query."""
     runtime: KnowledgeRuntime = request.app.state.knowledge

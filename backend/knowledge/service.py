@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from backend.core.errors import Conflict, NotFound
 from backend.core.settings import Settings
 from backend.jobs import service as jobs
+from backend.jobs.kinds import JobKind
 from backend.jobs.models import Job
-from backend.knowledge.handlers import DELETE, INGEST, REINDEX
 from backend.knowledge.ingest import limits_from
 from backend.knowledge.models import Document, DocumentStatus, KnowledgeChunk, KnowledgeIndex
 from backend.knowledge.parsing.fetch import fetch_url
@@ -124,7 +124,11 @@ def submit_ingest(
         "source_uri": source_uri,
     }
     return jobs.submit_job(
-        session=session, kind=INGEST, product_id=product_id, params=params, created_by=user_id
+        session=session,
+        kind=JobKind.kb_ingest,
+        product_id=product_id,
+        params=params,
+        created_by=user_id,
     )
 
 
@@ -167,7 +171,7 @@ def delete_document(*, session: Session, doc: Document, user_id: int | None) -> 
     session.commit()
     return jobs.submit_job(
         session=session,
-        kind=DELETE,
+        kind=JobKind.kb_delete,
         product_id=doc.product_id,
         params={"document_id": doc.id},
         created_by=user_id,
@@ -178,7 +182,7 @@ def submit_reindex(*, session: Session, product_id: int, reembed: bool, user_id:
     """Queue a rebuild of the product's index."""
     return jobs.submit_job(
         session=session,
-        kind=REINDEX,
+        kind=JobKind.kb_reindex,
         product_id=product_id,
         params={"product_id": product_id, "reembed": reembed},
         created_by=user_id,

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
 from backend.core.db import make_engine
-from backend.core.models_registry import import_all_models
+from backend.core.settings import get_settings
+from backend.models import all_tables
 
-import_all_models()
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = all_tables()
 
 
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from backend.core.settings import get_settings
-
     return get_settings().sqlalchemy_url
 
 

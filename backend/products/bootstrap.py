@@ -44,7 +44,7 @@ def ensure_demo_and_admin(*, session: Session, settings: Settings) -> BootstrapR
             ),
         )
     if users.role_in(session=session, user=admin, product_id=product.id or 0) is None:
-        users.set_membership(
+        products.set_membership(
             session=session, user=admin, product_id=product.id or 0, role=Role.admin
         )
     return BootstrapResult(product.id or 0, admin.email, generated)

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from backend.core.db import commit_or_conflict
 from backend.core.errors import Conflict, NotFound
 from backend.products.models import Product, ProductCreate, ProductUpdate
-from backend.users.models import Membership, User
+from backend.users.models import Membership, MembershipPublic, Role, User
 
 
 def create_product(*, session: Session, data: ProductCreate) -> Product:
@@ -53,10 +53,40 @@ def list_products_for(*, session: Session, user: User) -> list[Product]:
 
 
 def update_product(*, session: Session, product: Product, data: ProductUpdate) -> Product:
-    """Apply the fields set in ``data``."""
-    for key, value in data.model_dump(exclude_unset=True).items():
+    """Apply the fields set in ``data`` (null keeps the value)."""
+    for key, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(product, key, value)
     session.add(product)
     session.commit()
     session.refresh(product)
     return product
+
+
+def memberships_of(*, session: Session, user: User) -> list[MembershipPublic]:
+    """The user's products and roles."""
+    rows = session.exec(
+        select(Membership, Product)
+        .join(Product, col(Product.id) == col(Membership.product_id))
+        .where(Membership.user_id == user.id)
+        .order_by(col(Product.id))
+    ).all()
+    return [
+        MembershipPublic(product_id=p.id or 0, product_slug=p.slug, role=m.role) for m, p in rows
+    ]
+
+
+def set_membership(*, session: Session, user: User, product_id: int, role: Role) -> Membership:
+    """Give ``user`` a role in a product (adding or changing the membership)."""
+    if session.get(Product, product_id) is None:
+        raise NotFound(f"product {product_id} not found")
+    membership = session.exec(
+        select(Membership).where(Membership.user_id == user.id, Membership.product_id == product_id)
+    ).first()
+    if membership is None:
+        assert user.id is not None
+        membership = Membership(user_id=user.id, product_id=product_id, role=role)
+    membership.role = role
+    session.add(membership)
+    session.commit()
+    session.refresh(membership)
+    return membership

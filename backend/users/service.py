@@ -1,4 +1,8 @@
-"""User, membership and login operations (keyword-only; the only place that commits them)."""
+"""User, membership and login operations (keyword-only; the only place that commits them).
+
+Adding a member to a product and listing a user's products are in ``products.service`` (they
+read the product): ``products`` sits above ``users``, never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,9 @@ from backend.core.security import (
     hash_password,
     verify_password,
 )
-from backend.products.models import Product
 from backend.users.models import (
     MemberPublic,
     Membership,
-    MembershipPublic,
     Role,
     User,
     UserCreate,
@@ -60,7 +62,7 @@ def create_user(*, session: Session, data: UserCreate) -> User:
 
 def update_user(*, session: Session, user: User, data: UserUpdate) -> User:
     """Apply changes; a new password or a disable revokes every token issued before."""
-    fields = data.model_dump(exclude_unset=True)
+    fields = data.model_dump(exclude_unset=True, exclude_none=True)  # null keeps the value
     if "password" in fields:
         user.hashed_password = hash_password(fields.pop("password"))
         user.token_version += 1
@@ -118,36 +120,6 @@ def role_in(*, session: Session, user: User, product_id: int) -> Role | None:
         select(Membership).where(Membership.user_id == user.id, Membership.product_id == product_id)
     ).first()
     return membership.role if membership else None
-
-
-def memberships_of(*, session: Session, user: User) -> list[MembershipPublic]:
-    """The user's products and roles."""
-    rows = session.exec(
-        select(Membership, Product)
-        .join(Product, col(Product.id) == col(Membership.product_id))
-        .where(Membership.user_id == user.id)
-        .order_by(col(Product.id))
-    ).all()
-    return [
-        MembershipPublic(product_id=p.id or 0, product_slug=p.slug, role=m.role) for m, p in rows
-    ]
-
-
-def set_membership(*, session: Session, user: User, product_id: int, role: Role) -> Membership:
-    """Give ``user`` a role in a product (adding or changing the membership)."""
-    if session.get(Product, product_id) is None:
-        raise NotFound(f"product {product_id} not found")
-    membership = session.exec(
-        select(Membership).where(Membership.user_id == user.id, Membership.product_id == product_id)
-    ).first()
-    if membership is None:
-        assert user.id is not None
-        membership = Membership(user_id=user.id, product_id=product_id, role=role)
-    membership.role = role
-    session.add(membership)
-    session.commit()
-    session.refresh(membership)
-    return membership
 
 
 def remove_membership(*, session: Session, user_id: int, product_id: int) -> None:

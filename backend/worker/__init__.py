@@ -1,1 +1,1 @@
-"""Celery app, job runner and dispatch; the tasks themselves live with their domains."""
+"""The worker process: the Celery tasks, the job runner and every domain's job handlers."""

@@ -1,13 +1,12 @@
-"""The Celery app. Settings are read lazily, when Celery first needs its configuration.
+"""The worker's Celery app: the broker's app with every task registered.
 
 Start a worker with ``deskpilot worker`` (or ``celery -A backend.worker.celery_app worker``).
+Settings are read lazily, when Celery first needs its configuration.
 """
 
 from __future__ import annotations
 
-from celery import Celery
+from backend.core.broker import celery_app
+from backend.worker.tasks import reap_stale_task, run_job_task
 
-from backend.worker.config import LazyConfig
-
-celery_app = Celery("deskpilot", include=["backend.jobs.tasks"])
-celery_app.config_from_object(LazyConfig())
+__all__ = ["celery_app", "reap_stale_task", "run_job_task"]

@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from backend.core.db import make_engine, session_scope
 from backend.core.errors import DeskpilotError
-from backend.core.models_registry import import_all_models
 from backend.core.settings import get_settings
 from backend.jobs import service
-from backend.worker.registry import require_kind
+from backend.models import all_tables
+from backend.worker.handlers import handler_for
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class JobAborted(Exception):
 @lru_cache(maxsize=1)
 def worker_engine() -> Engine:
     """The worker process's engine, built on first use (after Celery forks)."""
-    import_all_models()  # every table, so foreign keys between domains resolve
+    all_tables()  # every table, so foreign keys between domains resolve
     s = get_settings()
     return make_engine(s.sqlalchemy_url, connect_timeout_s=s.db_connect_timeout_s)
 
@@ -79,7 +79,7 @@ def run_job(job_id: int, engine: Engine | None = None) -> str:
     )
     beat.start()
     try:
-        handler = require_kind(kind)
+        handler = handler_for(kind)
         result: dict[str, Any] | None = handler(_Context(engine, job_id, product_id), params)
     except JobAborted:
         return "aborted"

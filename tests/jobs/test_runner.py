@@ -15,7 +15,7 @@ from backend.core.db import make_engine
 from backend.core.errors import InvalidInput
 from backend.jobs import service
 from backend.jobs.models import Job, JobStatus
-from backend.worker.registry import JobContext, register
+from backend.jobs.registry import JobContext, register
 from backend.worker.runner import run_job
 from tests.factories import make_product
 

@@ -11,14 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlmodel import Session
 
-from backend.core import migrate
-from backend.core.db import make_engine
 from backend.core.settings import load_settings
 from tests.factories import PASSWORD, make_product, make_user
-from tests.pg import PgDatabase
 from tests.procs import Procs, free_port, wait_for
+from tests.stack import running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -26,31 +23,22 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    db = PgDatabase.create("deskpilot_w")
-    migrate.upgrade(db.url)
-    engine = make_engine(db.url)
-    with Session(engine) as session:
-        product = make_product(session)
-        admin = make_user(session, product=product, role=None, owner=True)
-        info = {"product_id": product.id, "email": admin.email}
-    engine.dispose()
+    """A stack of the test's own: its tests kill workers and point processes at dead services."""
     queue = f"deskpilot-test-{uuid.uuid4().hex[:8]}"
     env = {
-        "DESKPILOT_DATABASE_URL": db.url,
         "DESKPILOT_BROKER_URL": REDIS_URL,
         "DESKPILOT_CELERY_QUEUE": queue,
-        "DESKPILOT_DATA_DIR": str(tmp_path / "var"),
         "DESKPILOT_JOB_HEARTBEAT_S": "0.5",
         "DESKPILOT_JOB_STALE_AFTER_S": "3",
         "DESKPILOT_REAPER_INTERVAL_S": "1",
     }
-    procs = Procs(env, tmp_path)
-    try:
-        yield {"procs": procs, "env": env, **info}
-    finally:
-        procs.close()
-        redis.Redis.from_url(REDIS_URL).delete(queue)
-        db.drop()
+    with running_stack(tmp_path, "deskpilot_w", env=env) as running:
+        running.on_stop(lambda: redis.Redis.from_url(REDIS_URL).delete(queue))
+        with running.session() as session:
+            product = make_product(session)
+            admin = make_user(session, product=product, role=None, owner=True)
+            info = {"product_id": product.id, "email": admin.email}
+        yield {"procs": running.procs, "env": running.env, **info}
 
 
 def _login(base: str, email: str) -> dict[str, str]:

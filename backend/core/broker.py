@@ -1,14 +1,24 @@
-"""Celery configuration, built from settings when Celery first reads it (not at import)."""
+"""The job broker: the Celery app (configured lazily from settings), sending jobs, pinging it.
+
+It sits in ``core`` because the domains send jobs (``jobs.service``) and check the broker
+(``system.readiness``) while the worker that consumes them sits above every domain; the tasks
+themselves are defined in ``backend.worker.tasks`` under the names below.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from celery import Celery
+
+from backend.core.settings import get_settings
+
+RUN_JOB_TASK = "deskpilot.jobs.run"
+REAP_STALE_TASK = "deskpilot.jobs.reap_stale"
+
 
 def celery_config() -> dict[str, Any]:
     """Celery settings derived from deskpilot settings."""
-    from backend.core.settings import get_settings
-
     s = get_settings()
     beat_file = s.data_dir / "celerybeat-schedule"
     return {
@@ -31,7 +41,7 @@ def celery_config() -> dict[str, Any]:
         "beat_schedule_filename": str(beat_file),
         "beat_schedule": {
             "reap-stale-jobs": {
-                "task": "deskpilot.jobs.reap_stale",
+                "task": REAP_STALE_TASK,
                 "schedule": s.reaper_interval_s,
                 "options": {"queue": s.celery_queue, "expires": s.reaper_interval_s},
             }
@@ -40,7 +50,8 @@ def celery_config() -> dict[str, Any]:
 
 
 class LazyConfig:
-    """Celery reads attributes from this object only when it first needs configuration."""
+    """Celery reads attributes from this object only when it first needs configuration, so
+    importing this module reads no settings."""
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None
@@ -60,3 +71,29 @@ class LazyConfig:
             return self._load()[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+celery_app = Celery("deskpilot")
+celery_app.config_from_object(LazyConfig())
+
+
+def send_job(*, job_id: int) -> None:
+    """Publish the run-job task for ``job_id``; raises if the broker cannot be reached quickly."""
+    celery_app.send_task(
+        RUN_JOB_TASK,
+        kwargs={"job_id": job_id},
+        queue=get_settings().celery_queue,
+        retry=True,
+        retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+    )
+
+
+def check_broker(timeout_s: float = 3.0) -> None:
+    """Connect to the broker once; raises when it is unreachable."""
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout_s)

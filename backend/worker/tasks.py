@@ -1,12 +1,11 @@
-"""Celery tasks of the jobs domain: run any job, and the periodic stale-job reaper."""
+"""The worker's Celery tasks: run any job, and the periodic stale-job reaper."""
 
 from __future__ import annotations
 
+from backend.core.broker import REAP_STALE_TASK, RUN_JOB_TASK, celery_app
 from backend.core.db import session_scope
 from backend.core.settings import get_settings
 from backend.jobs import service
-from backend.worker.celery_app import celery_app
-from backend.worker.dispatch import RUN_JOB_TASK
 from backend.worker.runner import run_job, worker_engine
 
 
@@ -16,7 +15,7 @@ def run_job_task(job_id: int) -> str:
     return run_job(job_id)
 
 
-@celery_app.task(name="deskpilot.jobs.reap_stale")
+@celery_app.task(name=REAP_STALE_TASK)
 def reap_stale_task() -> list[int]:
     """Fail running jobs whose worker stopped heartbeating (scheduled by beat)."""
     with session_scope(worker_engine()) as session:

@@ -1,8 +1,8 @@
-"""Job kinds and their handlers. Domains register handlers; the runner looks them up by kind."""
+"""Job handlers by kind. Each domain's ``handlers`` module registers its own with ``register``;
+the worker imports those modules explicitly (``backend.worker.handlers``), the API never does."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -10,13 +10,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from backend.core.errors import InvalidInput
-
-# Modules whose import registers handlers; later domains append theirs here.
-HANDLER_MODULES = [
-    "backend.jobs.handlers",
-    "backend.knowledge.handlers",
-    "backend.intents.handlers",
-]
+from backend.jobs.kinds import JobKind
 
 
 class JobContext(Protocol):
@@ -36,7 +30,6 @@ class JobContext(Protocol):
 
 Handler = Callable[[JobContext, dict[str, Any]], dict[str, Any] | None]
 _HANDLERS: dict[str, Handler] = {}
-_loaded = False
 
 
 def register(kind: str) -> Callable[[Handler], Handler]:
@@ -49,20 +42,23 @@ def register(kind: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in HANDLER_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+def require_known(kind: str) -> None:
+    """InvalidInput unless ``kind`` is a job kind, or has a handler registered in this process
+    (checked before a job is recorded)."""
+    if kind not in JobKind.__members__.values() and kind not in _HANDLERS:
+        known = ", ".join(sorted({*JobKind, *_HANDLERS}))
+        raise InvalidInput(f"unknown job kind '{kind}'; known: {known}")
 
 
-def require_kind(kind: str) -> Handler:
-    """The handler of ``kind``; InvalidInput when no domain registered it."""
-    _load()
+def handler_for(kind: str) -> Handler:
+    """The handler registered for ``kind`` in this process; InvalidInput when there is none."""
     try:
         return _HANDLERS[kind]
     except KeyError:
-        raise InvalidInput(
-            f"unknown job kind '{kind}'; known: {', '.join(sorted(_HANDLERS))}"
-        ) from None
+        known = ", ".join(sorted(_HANDLERS))
+        raise InvalidInput(f"no handler for job kind '{kind}'; registered: {known}") from None
+
+
+def registered_kinds() -> set[str]:
+    """The kinds with a handler in this process."""
+    return set(_HANDLERS)
