@@ -33,15 +33,16 @@ from sqlmodel import Session, col, select  # noqa: E402
 from backend.cli import vllm_proc  # noqa: E402
 from backend.core.db import make_engine  # noqa: E402
 from backend.core.migrate import upgrade  # noqa: E402
-from backend.core.models_registry import import_all_models  # noqa: E402
 from backend.core.settings import Settings  # noqa: E402
 from backend.intents.demo import load_demo_examples  # noqa: E402
 from backend.intents.importer import import_examples  # noqa: E402
 from backend.intents.models import IntentExample  # noqa: E402
-from backend.intents.training import active_model, train_product_model  # noqa: E402
+from backend.intents.training import train_product_model  # noqa: E402
+from backend.intents.versions import active_model  # noqa: E402
 from backend.knowledge.demo import DEMO_DIR, DEMO_FILES  # noqa: E402
 from backend.knowledge.ingest import ingest_file  # noqa: E402
 from backend.knowledge.models import KnowledgeChunk  # noqa: E402
+from backend.models import all_tables  # noqa: E402
 from backend.products import service as products  # noqa: E402
 from backend.products.models import ProductCreate  # noqa: E402
 from backend.users import service as users  # noqa: E402
@@ -186,7 +187,7 @@ def ensure_world(
     world.mkdir(parents=True, exist_ok=True)
     (world / "logs").mkdir(exist_ok=True)
     settings = bench_settings(world)
-    import_all_models()
+    all_tables()
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     out: dict[str, Product] = {}

@@ -105,3 +105,16 @@ def client(settings: Settings, session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = _session
     with TestClient(app) as test_client:
         yield test_client
+
+
+KINDS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test says what it needs (``unit``, ``integration`` or ``e2e``): ``-m unit`` must
+    select exactly the tests that need no services, so an unmarked test is a collection error."""
+    unmarked = [i.nodeid for i in items if not any(i.get_closest_marker(k) for k in KINDS)]
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests without a {', '.join(KINDS)} marker: " + ", ".join(unmarked[:20])
+        )

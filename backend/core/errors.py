@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,58 @@ _HTTP_CODES = {
 }
 
 
+class InvalidField(BaseModel):
+    """One invalid part of a request (a 422's ``details``)."""
+
+    loc: list[str | int] = Field(description='Where: e.g. ``["body", "text"]``.')
+    msg: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable machine-readable ``code`` and a message for people."""
+
+    code: str = Field(description="Stable code, e.g. ``not_found``, ``rate_limited``.")
+    message: str
+    details: list[InvalidField] | None = Field(
+        default=None, description="422 ``invalid_input`` only: the first invalid fields."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The one error body of the API: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+_STATUS_TEXT = {
+    400: "Bad request.",
+    401: "Not authenticated: no credentials, or invalid or expired ones.",
+    403: "Authenticated, but not allowed here.",
+    404: "Not found (or not visible to the caller).",
+    409: "Conflicts with the current state (duplicate, already closed, ...).",
+    413: "Payload too large.",
+    415: "Unsupported media type.",
+    422: "Invalid input: the message names the first invalid fields.",
+    429: "Rate limited: retry after the ``Retry-After`` header's seconds.",
+    503: "Not ready yet (a model or service is still warming up).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` declaring each status with the one error body (routers, routes)."""
+    return {
+        status: {"model": ErrorResponse, "description": _STATUS_TEXT.get(status, "Error.")}
+        for status in statuses
+    }
+
+
+# What a request gets when the database refuses one of its values (sqlalchemy's DataError).
+UNSTORABLE = (
+    "invalid_input",
+    "a value cannot be stored: a number out of range, or text with a NUL character",
+)
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     """The single JSON error shape of the API."""
     return {"error": {"code": code, "message": message, **extra}}
@@ -117,6 +171,13 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("invalid_input", _validation_message(exc), details=details),
             status_code=422,
         )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request carried (a NUL character in text, a number
+        # out of range): bad input, not a server fault. The statement is not echoed back.
+        log.info("database refused a value: %s", exc.orig)
+        return JSONResponse(error_body(*UNSTORABLE), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

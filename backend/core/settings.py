@@ -92,6 +92,17 @@ class Settings(BaseSettings):
         "frozen_head",
         description="How the demo intent model trains on the first `make run` (see README).",
     )
+    intent_demo_training: bool = Field(
+        True,
+        description="`make run` trains the demo intent model on its first run (the fast model, "
+        "then its second opinion); false: the retrieval-only path until a model is trained.",
+    )
+    intent_keep_versions: int = Field(
+        5,
+        ge=0,
+        description="Newest intent model versions kept per product when old ones are pruned "
+        "(after each training); the active, the previous and aliased versions are always kept.",
+    )
     kb_max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload or URL body.")
     kb_max_rows: int = Field(200_000, ge=1, description="Most FAQ rows one CSV/JSON file may hold.")
     kb_fetch_timeout_s: float = Field(10.0, gt=0, description="Time limit for fetching a URL.")

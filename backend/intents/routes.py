@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AdminAccess, SessionDep, SettingsDep
-from backend.intents import service
-from backend.intents.handlers import IMPORT
+from backend.core.errors import InvalidInput, ServiceUnavailable, error_responses
+from backend.core.openapi import MAX_ID, Id, ProductId, file_response
+from backend.intents import service, versions
 from backend.intents.models import (
     ExampleCreate,
     ExamplePublic,
@@ -25,10 +26,16 @@ from backend.intents.models import (
     PredictRequest,
 )
 from backend.jobs import service as jobs
+from backend.jobs.kinds import JobKind
 from backend.jobs.models import Job, JobPublic
 from backend.knowledge import service as knowledge
+from ml.intent.data import DatasetError, clean_examples, require_trainable
 
-admin_router = APIRouter(prefix="/products/{product_id}", tags=["admin: intents"])
+admin_router = APIRouter(
+    prefix="/products/{product_id}",
+    tags=["admin: intents"],
+    responses=error_responses(400, 401, 403, 404, 422),
+)
 
 
 def _public(intent: Intent, examples: int = 0) -> IntentPublic:
@@ -36,22 +43,34 @@ def _public(intent: Intent, examples: int = 0) -> IntentPublic:
 
 
 @admin_router.get("/intents", response_model=list[IntentPublic])
-def list_intents(access: AdminAccess, session: SessionDep) -> list[IntentPublic]:
+def list_intents(
+    product_id: ProductId, access: AdminAccess, session: SessionDep
+) -> list[IntentPublic]:
     """The product's intents (reserved ones included) with their example counts."""
     return service.list_intents(session=session, product_id=access.product.id or 0)
 
 
-@admin_router.post("/intents", response_model=IntentPublic, status_code=201)
-def create_intent(body: IntentCreate, access: AdminAccess, session: SessionDep) -> IntentPublic:
+@admin_router.post(
+    "/intents", response_model=IntentPublic, status_code=201, responses=error_responses(409)
+)
+def create_intent(
+    product_id: ProductId, body: IntentCreate, access: AdminAccess, session: SessionDep
+) -> IntentPublic:
     """Create an intent."""
     return _public(
         service.create_intent(session=session, product_id=access.product.id or 0, data=body)
     )
 
 
-@admin_router.patch("/intents/{intent_id}", response_model=IntentPublic)
+@admin_router.patch(
+    "/intents/{intent_id}", response_model=IntentPublic, responses=error_responses(409)
+)
 def update_intent(
-    intent_id: int, body: IntentUpdate, access: AdminAccess, session: SessionDep
+    product_id: ProductId,
+    intent_id: Id,
+    body: IntentUpdate,
+    access: AdminAccess,
+    session: SessionDep,
 ) -> IntentPublic:
     """Rename or describe an intent (reserved intents keep their names)."""
     intent = service.get_intent(
@@ -61,7 +80,9 @@ def update_intent(
 
 
 @admin_router.delete("/intents/{intent_id}", status_code=204)
-def delete_intent(intent_id: int, access: AdminAccess, session: SessionDep) -> Response:
+def delete_intent(
+    product_id: ProductId, intent_id: Id, access: AdminAccess, session: SessionDep
+) -> Response:
     """Delete an intent and its examples (not a reserved one)."""
     intent = service.get_intent(
         session=session, product_id=access.product.id or 0, intent_id=intent_id
@@ -72,10 +93,11 @@ def delete_intent(intent_id: int, access: AdminAccess, session: SessionDep) -> R
 
 @admin_router.get("/intents/{intent_id}/examples", response_model=list[ExamplePublic])
 def list_examples(
-    intent_id: int,
+    product_id: ProductId,
+    intent_id: Id,
     access: AdminAccess,
     session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ExamplePublic]:
     """An intent's examples, oldest first."""
@@ -93,9 +115,18 @@ def list_examples(
     ]
 
 
-@admin_router.post("/intents/{intent_id}/examples", response_model=ExamplePublic, status_code=201)
+@admin_router.post(
+    "/intents/{intent_id}/examples",
+    response_model=ExamplePublic,
+    status_code=201,
+    responses=error_responses(409),
+)
 def add_example(
-    intent_id: int, body: ExampleCreate, access: AdminAccess, session: SessionDep
+    product_id: ProductId,
+    intent_id: Id,
+    body: ExampleCreate,
+    access: AdminAccess,
+    session: SessionDep,
 ) -> ExamplePublic:
     """Label one text with this intent (409 if the text is already an example)."""
     intent = service.get_intent(
@@ -108,7 +139,9 @@ def add_example(
 
 
 @admin_router.delete("/examples/{example_id}", status_code=204)
-def delete_example(example_id: int, access: AdminAccess, session: SessionDep) -> Response:
+def delete_example(
+    product_id: ProductId, example_id: Id, access: AdminAccess, session: SessionDep
+) -> Response:
     """Remove one example."""
     service.delete_example(
         session=session, product_id=access.product.id or 0, example_id=example_id
@@ -116,8 +149,14 @@ def delete_example(example_id: int, access: AdminAccess, session: SessionDep) ->
     return Response(status_code=204)
 
 
-@admin_router.post("/intents/import", response_model=JobPublic, status_code=202)
+@admin_router.post(
+    "/intents/import",
+    response_model=JobPublic,
+    status_code=202,
+    responses=error_responses(413, 503),
+)
 async def import_examples(
+    product_id: ProductId,
     access: AdminAccess,
     session: SessionDep,
     settings: SettingsDep,
@@ -146,7 +185,7 @@ async def import_examples(
     return await run_in_threadpool(
         lambda: jobs.submit_job(
             session=session,
-            kind=IMPORT,
+            kind=JobKind.intents_import,
             product_id=access.product.id,
             params=params,
             created_by=access.user.id,
@@ -159,8 +198,15 @@ def _blocks(upload: UploadFile) -> Iterator[bytes]:
         yield block
 
 
-@admin_router.get("/intents/export")
+@admin_router.get(
+    "/intents/export",
+    response_class=StreamingResponse,
+    responses=file_response(
+        "``text,intent`` CSV, or JSON Lines", "text/csv", "application/x-ndjson"
+    ),
+)
 def export_examples(
+    product_id: ProductId,
     access: AdminAccess,
     session: SessionDep,
     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
@@ -175,8 +221,11 @@ def export_examples(
     )
 
 
-@admin_router.post("/intents/train", response_model=JobPublic, status_code=202)
+@admin_router.post(
+    "/intents/train", response_model=JobPublic, status_code=202, responses=error_responses(503)
+)
 def train(
+    product_id: ProductId,
     access: AdminAccess,
     session: SessionDep,
     max_epochs: Annotated[int | None, Query(ge=1, le=50, description="Cap the epochs")] = None,
@@ -189,19 +238,12 @@ def train(
     ] = "auto",
 ) -> Job:
     """Train the product's intent model from its examples, as a job (progress with loss, ETA)."""
-    from backend.intents.handlers import TRAIN
-    from backend.intents.service import ensure_reserved
-    from backend.intents.training import training_rows
-    from ml.intent.data import DatasetError, clean_examples, require_trainable
-
     product_id = access.product.id or 0
-    ensure_reserved(session=session, product_id=product_id)
-    _, _, report = clean_examples(training_rows(session=session, product_id=product_id))
+    service.ensure_reserved(session=session, product_id=product_id)
+    _, _, report = clean_examples(versions.training_rows(session=session, product_id=product_id))
     try:
         require_trainable(report, min_classes=2, min_per_class=2)
     except DatasetError as exc:  # refuse bad data here, with a 422, rather than in the job
-        from backend.core.errors import InvalidInput
-
         raise InvalidInput(f"cannot train: {exc}", code="untrainable_data") from None
     params = {
         "product_id": product_id,
@@ -210,57 +252,73 @@ def train(
         "strategy": strategy,
     }
     return jobs.submit_job(
-        session=session, kind=TRAIN, product_id=product_id, params=params, created_by=access.user.id
+        session=session,
+        kind=JobKind.intents_train,
+        product_id=product_id,
+        params=params,
+        created_by=access.user.id,
     )
 
 
 @admin_router.get("/intent-models", response_model=list[IntentModelPublic])
-def list_models(access: AdminAccess, session: SessionDep) -> list[IntentModel]:
+def list_models(
+    product_id: ProductId, access: AdminAccess, session: SessionDep
+) -> list[IntentModel]:
     """The product's trained intent models with their validation metrics, newest first."""
-    from backend.intents.training import list_models as _list
-
-    return _list(session=session, product_id=access.product.id or 0)
+    return versions.list_models(session=session, product_id=access.product.id or 0)
 
 
-@admin_router.get("/intent-models/{version}/report")
-def model_report(version: str, access: AdminAccess, session: SessionDep) -> Response:
+@admin_router.get(
+    "/intent-models/{version}/report",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+def model_report(
+    product_id: ProductId, version: str, access: AdminAccess, session: SessionDep
+) -> Response:
     """The version's evaluation report on its validation split: accuracy, macro-F1, per-intent
     precision/recall/F1, most confused pairs, ECE with reliability bins, out-of-scope P/R."""
-    from backend.intents.training import model_report_file
-
-    path = model_report_file(
+    path = versions.model_report_file(
         session=session, product_id=access.product.id or 0, version=version, name="report.json"
     )
     return Response(path.read_bytes(), media_type="application/json")
 
 
-@admin_router.get("/intent-models/{version}/reliability.png")
-def model_reliability(version: str, access: AdminAccess, session: SessionDep) -> FileResponse:
+@admin_router.get(
+    "/intent-models/{version}/reliability.png",
+    response_class=FileResponse,
+    responses=file_response("The reliability diagram", "image/png", binary=True),
+)
+def model_reliability(
+    product_id: ProductId, version: str, access: AdminAccess, session: SessionDep
+) -> FileResponse:
     """The version's reliability diagram (validation split) as a PNG."""
-    from backend.intents.training import model_report_file
-
-    path = model_report_file(
+    path = versions.model_report_file(
         session=session, product_id=access.product.id or 0, version=version, name="reliability.png"
     )
     return FileResponse(path, media_type="image/png")
 
 
 @admin_router.post("/intent-models/{version}/activate", response_model=IntentModelPublic)
-def activate(version: str, access: AdminAccess, session: SessionDep) -> IntentModel:
+def activate(
+    product_id: ProductId, version: str, access: AdminAccess, session: SessionDep
+) -> IntentModel:
     """Serve this version from now on (every API process swaps within seconds, no restart)."""
-    from backend.intents.training import activate_version
+    return versions.activate_version(
+        session=session, product_id=access.product.id or 0, version=version
+    )
 
-    return activate_version(session=session, product_id=access.product.id or 0, version=version)
 
-
-@admin_router.post("/intents/predict", response_model=PredictionPublic)
-def predict(body: PredictRequest, access: AdminAccess, request: Request) -> PredictionPublic:
+@admin_router.post(
+    "/intents/predict", response_model=PredictionPublic, responses=error_responses(503)
+)
+def predict(
+    product_id: ProductId, body: PredictRequest, access: AdminAccess, request: Request
+) -> PredictionPublic:
     """Run the active intent model on a text (what the gate would decide)."""
     runtime = request.app.state.intents
     version, prediction = runtime.predict(access.product.id or 0, body.text)
     if prediction is None:
-        from backend.core.errors import ServiceUnavailable
-
         raise ServiceUnavailable(
             "no intent model is active yet for this product", code="warming_up"
         )

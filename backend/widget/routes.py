@@ -16,7 +16,8 @@ from backend.conversations.models import (
     MessagePublic,
     public_message,
 )
-from backend.core.errors import Forbidden, InvalidInput, Unauthorized
+from backend.core.errors import Forbidden, InvalidInput, Unauthorized, error_responses
+from backend.core.openapi import MAX_ID, Id, ProductId, stream_response
 from backend.feedback import service as feedback
 from backend.widget import events, service
 from backend.widget.auth import (
@@ -41,28 +42,43 @@ from backend.widget.models import (
     WidgetConfig,
 )
 
-router = APIRouter(prefix="/widget", tags=["widget"])
-admin_router = APIRouter(prefix="/products/{product_id}", tags=["admin: widget"])
+router = APIRouter(prefix="/widget", tags=["widget"], responses=error_responses(400, 403, 422))
+admin_router = APIRouter(
+    prefix="/products/{product_id}",
+    tags=["admin: widget"],
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+# The visitor's routes: a missing or expired visitor token is 401; another visitor's
+# conversation is 404.
+VISITOR_ERRORS = error_responses(401, 404)
 
 
 # --- admin: site keys ----------------------------------------------------------------------------
 
 
 @admin_router.post("/site-keys", response_model=SiteKeyPublic, status_code=201)
-def create_site_key(body: SiteKeyCreate, access: AdminAccess, session: SessionDep) -> SiteKey:
+def create_site_key(
+    product_id: ProductId, body: SiteKeyCreate, access: AdminAccess, session: SessionDep
+) -> SiteKey:
     """Create a site key (its public id goes in the site's widget tag) for the given origins."""
     return service.create_site_key(session=session, product_id=access.product.id or 0, data=body)
 
 
 @admin_router.get("/site-keys", response_model=list[SiteKeyPublic])
-def list_site_keys(access: AdminAccess, session: SessionDep) -> list[SiteKey]:
+def list_site_keys(
+    product_id: ProductId, access: AdminAccess, session: SessionDep
+) -> list[SiteKey]:
     """The product's site keys, revoked ones included."""
     return service.list_site_keys(session=session, product_id=access.product.id or 0)
 
 
 @admin_router.patch("/site-keys/{site_key_id}", response_model=SiteKeyPublic)
 def update_site_key(
-    site_key_id: int, body: SiteKeyUpdate, access: AdminAccess, session: SessionDep
+    product_id: ProductId,
+    site_key_id: Id,
+    body: SiteKeyUpdate,
+    access: AdminAccess,
+    session: SessionDep,
 ) -> SiteKey:
     """Change a site key's name, allowed origins, theme (merged field by field), language or
     rate limits (per minute; 0 turns a limit off). Absent fields keep their value."""
@@ -73,7 +89,9 @@ def update_site_key(
 
 
 @admin_router.post("/site-keys/{site_key_id}/revoke", response_model=SiteKeyPublic)
-def revoke_site_key(site_key_id: int, access: AdminAccess, session: SessionDep) -> SiteKey:
+def revoke_site_key(
+    product_id: ProductId, site_key_id: Id, access: AdminAccess, session: SessionDep
+) -> SiteKey:
     """Revoke a site key: its widget and every visitor token issued for it stop working."""
     key = service.get_site_key(
         session=session, product_id=access.product.id or 0, site_key_id=site_key_id
@@ -119,7 +137,12 @@ def get_config(
     return config
 
 
-@router.post("/conversations", response_model=ConversationStarted, status_code=201)
+@router.post(
+    "/conversations",
+    response_model=ConversationStarted,
+    status_code=201,
+    responses=error_responses(429),
+)
 def start_conversation(
     request: Request,
     session: SessionDep,
@@ -163,7 +186,9 @@ def start_conversation(
     )
 
 
-@router.get("/conversations", response_model=list[ConversationPublic])
+@router.get(
+    "/conversations", response_model=list[ConversationPublic], responses=error_responses(401)
+)
 def list_conversations(visitor: VisitorDep, session: SessionDep) -> list[Conversation]:
     """The visitor's own conversations, newest first (at most 20)."""
     return service.list_visitor_conversations(
@@ -171,20 +196,24 @@ def list_conversations(visitor: VisitorDep, session: SessionDep) -> list[Convers
     )
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationPublic)
-def get_conversation(
-    conversation_id: int, visitor: VisitorDep, session: SessionDep
-) -> Conversation:
+@router.get(
+    "/conversations/{conversation_id}", response_model=ConversationPublic, responses=VISITOR_ERRORS
+)
+def get_conversation(conversation_id: Id, visitor: VisitorDep, session: SessionDep) -> Conversation:
     """One of the visitor's conversations (another visitor's is 404)."""
     return _conversation(session, visitor, conversation_id)
 
 
-@router.get("/conversations/{conversation_id}/messages", response_model=list[MessagePublic])
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response_model=list[MessagePublic],
+    responses=VISITOR_ERRORS,
+)
 def list_messages(
-    conversation_id: int,
+    conversation_id: Id,
     visitor: VisitorDep,
     session: SessionDep,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[MessagePublic]:
     """The conversation's messages, oldest first: the newest ``limit`` before ``before_id``
@@ -196,9 +225,13 @@ def list_messages(
     return feedback.attach(session=session, messages=[public_message(m) for m in rows])
 
 
-@router.post("/conversations/{conversation_id}/handoff", response_model=ConversationPublic)
+@router.post(
+    "/conversations/{conversation_id}/handoff",
+    response_model=ConversationPublic,
+    responses={**VISITOR_ERRORS, **error_responses(409)},
+)
 def request_handoff(
-    conversation_id: int, request: Request, visitor: VisitorDep, session: SessionDep
+    conversation_id: Id, request: Request, visitor: VisitorDep, session: SessionDep
 ) -> Conversation:
     """Ask for a person: a bot conversation now waits for an agent (a system message and a
     status event are sent on the stream). Idempotent while waiting or with an agent; 409 when
@@ -209,9 +242,13 @@ def request_handoff(
     return conversation
 
 
-@router.put("/conversations/{conversation_id}/visitor", response_model=ConversationPublic)
+@router.put(
+    "/conversations/{conversation_id}/visitor",
+    response_model=ConversationPublic,
+    responses=VISITOR_ERRORS,
+)
 def identify_visitor(
-    conversation_id: int, body: VisitorIdentity, visitor: VisitorDep, session: SessionDep
+    conversation_id: Id, body: VisitorIdentity, visitor: VisitorDep, session: SessionDep
 ) -> Conversation:
     """Tell who the visitor is (``deskpilot.identify``): ``{"name", "email"}``, each optional
     (null clears it); stored on the conversation for the agents."""
@@ -237,23 +274,30 @@ def _event_id(header: str | None, query: int | None) -> int:
     if header is None or not header.strip():
         return query or 0
     try:
-        return max(0, int(header))
+        value = max(0, int(header))
     except ValueError:
-        raise InvalidInput("Last-Event-ID must be an event id (an integer)") from None
+        value = MAX_ID + 1
+    if value > MAX_ID:  # never sent to the database (integer out of range)
+        raise InvalidInput("Last-Event-ID must be an event id (an integer)")
+    return value
 
 
 @router.get(
     "/conversations/{conversation_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 204: {"description": "closed"}},
+    responses={
+        **stream_response("The conversation's events"),
+        204: {"description": "The conversation is closed and nothing is left to replay."},
+        **VISITOR_ERRORS,
+    },
 )
 def conversation_events(
-    conversation_id: int,
+    conversation_id: Id,
     request: Request,
     session: SessionDep,
     visitor: Annotated[Visitor, Depends(get_stream_visitor)],
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> Response:
     """Live events of the conversation (Server-Sent Events): ``message`` and ``status``.
 

@@ -98,7 +98,8 @@ def test_owner_disables_user_but_not_self(
     victim_headers = auth(victim, settings)
     resp = client.patch(f"/api/v1/users/{victim.id}", json={"is_active": False}, headers=owner)
     assert resp.status_code == 200 and resp.json()["is_active"] is False
-    assert client.get("/api/v1/auth/me", headers=victim_headers).status_code in (401, 403)
+    revoked = client.get("/api/v1/auth/me", headers=victim_headers)
+    assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "token_revoked"
     self_lock = client.patch(
         f"/api/v1/users/{owner_user.id}", json={"is_active": False}, headers=owner
     )

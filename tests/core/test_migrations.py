@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 
 from backend.core import migrate
 from backend.core.db import make_engine
-from backend.core.models_registry import import_all_models
+from backend.models import all_tables
 from tests.pg import PgDatabase
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
 
 
 def test_models_match_migrations(empty_url: str) -> None:
-    import_all_models()
+    all_tables()
     migrate.upgrade(empty_url)
     engine = make_engine(empty_url)
     try:

@@ -29,19 +29,15 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from playwright.sync_api import expect as pw_expect
-from sqlmodel import Session
 
-from backend.core import migrate
-from backend.core.db import make_engine
-from backend.core.settings import load_settings
 from backend.knowledge.ingest import ingest_file
 from backend.products import service as products
 from backend.products.models import ProductCreate
 from backend.widget import service as site_keys
 from backend.widget.models import SiteKeyCreate
 from tests.factories import auth, make_user
-from tests.pg import PgDatabase
 from tests.procs import ROOT, Procs, agent_conversation, free_port, wait_for
+from tests.stack import running_stack
 
 DEMO = ROOT / "data" / "demo"
 RESULTS = ROOT / "bench" / "results"
@@ -169,25 +165,29 @@ class Stack:
         return dict(resp.json())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The demo product (knowledge ingested, a ``demo`` site key for the API's own origin and one
-    host origin) served by a real API process; started once per test module."""
+    host origin) served by a real API process; one for every e2e module."""
     tmp = tmp_path_factory.mktemp("e2e")
     api_port = free_port()
     api_origin = f"http://127.0.0.1:{api_port}"
-    pg = PgDatabase.create("deskpilot_e2e")
-    host = HostServer({}).start()
-    stranger = HostServer({}).start()
-    procs: Procs | None = None
-    try:
-        migrate.upgrade(pg.url)
-        settings = load_settings(database_url=pg.url, data_dir=tmp / "var")
-        engine = make_engine(pg.url)
-        slug = "lumen-e2e"
+    slug = "lumen-e2e"
+    env = {
+        "DESKPILOT_DEMO_PRODUCT": slug,
+        "DESKPILOT_LLM_BASE_URL": "",
+        "DESKPILOT_BROKER_URL": "memory://",
+        "DESKPILOT_REDIS_URL": "",
+        "DESKPILOT_VLLM_AUTOSTART": "false",
+        "DESKPILOT_LOG_LEVEL": "WARNING",
+    }
+    with running_stack(tmp, "deskpilot_e2e", env=env) as running:
+        host, stranger = HostServer({}).start(), HostServer({}).start()
+        running.on_stop(host.stop)
+        running.on_stop(stranger.stop)
         extra = tmp / "sparkle.jsonl"
         extra.write_text(json.dumps(XSS_FAQ) + "\n")
-        with Session(engine) as session:
+        with running.session() as session:
             product = products.create_product(
                 session=session, data=ProductCreate(slug=slug, name="Lumen Bank")
             )
@@ -195,7 +195,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             for path in (DEMO / "faq.jsonl", DEMO / "terms-and-fees.md", extra):
                 ingest_file(
                     session=session,
-                    settings=settings,
+                    settings=running.settings,
                     product_id=product_id,
                     path=path,
                     name=path.name,
@@ -207,9 +207,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     name=site_keys.DEMO_KEY_NAME, allowed_origins=[api_origin, host.origin]
                 ),
             )
-            owner = auth(make_user(session, owner=True), settings)
+            owner = auth(make_user(session, owner=True), running.settings)
             site_key = key.public_id
-        engine.dispose()
         src = f"{api_origin}/widget.js"
         host.pages.update(
             {
@@ -218,29 +217,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             }
         )
         stranger.pages["/index.html"] = host_page("Not allowed", src, site_key)
-        procs = Procs(
-            {
-                "DESKPILOT_DATABASE_URL": pg.url,
-                "DESKPILOT_DATA_DIR": str(tmp / "var"),
-                "DESKPILOT_DEMO_PRODUCT": slug,
-                "DESKPILOT_LLM_BASE_URL": "",
-                "DESKPILOT_BROKER_URL": "memory://",
-                "DESKPILOT_REDIS_URL": "",
-                "DESKPILOT_VLLM_AUTOSTART": "false",
-                "DESKPILOT_LOG_LEVEL": "WARNING",
-            },
-            tmp,
-        )
-        base = procs.start_api(api_port)
+        base = running.start_api(api_port)
         demo = httpx.get(f"{base}/demo", timeout=10)
         assert demo.status_code == 200 and site_key in demo.text, demo.text[:500]
-        yield Stack(base, site_key, product_id, owner, host, stranger, procs)
-    finally:
-        if procs is not None:
-            procs.close()
-        host.stop()
-        stranger.stop()
-        pg.drop()
+        yield Stack(base, site_key, product_id, owner, host, stranger, running.procs)
 
 
 @pytest.fixture(scope="package")

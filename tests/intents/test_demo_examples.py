@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 from sqlmodel import Session, select
 
 from backend.intents.demo import DEMO_EXAMPLES, DEMO_FAQ, faq_question_rows, load_demo_examples
@@ -14,6 +15,7 @@ from backend.intents.models import Intent, IntentExample
 from tests.factories import make_product
 
 
+@pytest.mark.unit
 def test_faq_questions_become_examples_of_their_intent() -> None:
     entries = [json.loads(line) for line in DEMO_FAQ.read_text(encoding="utf-8").splitlines()]
     rows = list(faq_question_rows())
@@ -23,6 +25,7 @@ def test_faq_questions_become_examples_of_their_intent() -> None:
     assert {intent for _, _, intent in rows} == {e["category"] for e in entries}
 
 
+@pytest.mark.integration
 def test_demo_examples_load_once_with_the_faq_questions(session: Session) -> None:
     product = make_product(session)
     assert product.id is not None

@@ -11,7 +11,7 @@ import pytest
 from backend.intents.importer import read_rows
 from ml.intent.data import clean_examples
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
 ROWS = 1_000_000
 
 

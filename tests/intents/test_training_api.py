@@ -3,11 +3,10 @@ the gate's prediction endpoint, and the refusal of untrainable data."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.knowledge.conftest import KB
+from tests.procs import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,8 +66,17 @@ def test_train_activate_predict(kb: KB) -> None:
     assert job["status"] == "succeeded", job
     first = job["result"]["version"]
     assert job["result"]["active"] is True and job["progress"] == 100
+    assert job["result"]["pruned"] == []  # the worker prunes after training: nothing old yet
 
-    time.sleep(0.1)
+    # the API's background refresher loads it, without any request paying for it
+    wait_for(
+        lambda: any(
+            e["version"] == first and e["loaded"]
+            for e in kb.client.get("/api/v1/ready").json()["intent"]
+        ),
+        60,
+        "the API to load the new model",
+    )
     pred = kb.client.post(
         kb.url("/intents/predict"), json={"text": "my card hasn't shown up yet"}, headers=kb.headers
     )

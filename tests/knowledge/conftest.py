@@ -11,15 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from backend.core import migrate
-from backend.core.db import make_engine
 from backend.core.settings import Settings, get_settings
 from backend.main import create_app
 from backend.worker.runner import run_job
 from tests.factories import auth, make_product, make_user
-from tests.pg import PgDatabase
+from tests.stack import running_stack
 
 
 @dataclass
@@ -59,30 +56,20 @@ class KB:
 def kb(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[KB]:
-    pg = None
-    if request.param == "postgres":
-        pg = PgDatabase.create("deskpilot_kb")
-        url = pg.url
-    else:
-        url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
-    migrate.upgrade(url)
-    monkeypatch.setenv("DESKPILOT_DATABASE_URL", url)
-    monkeypatch.setenv("DESKPILOT_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DESKPILOT_INDEX_POLL_S", "0.05")
-    monkeypatch.setenv("DESKPILOT_KB_ALLOW_PRIVATE_URLS", "true")
-    get_settings.cache_clear()
-    settings = get_settings()
-    engine = make_engine(url)
-    with Session(engine) as session:
-        product = make_product(session)
-        owner = make_user(session, owner=True)
-        headers = auth(owner, settings)
-        product_id = product.id or 0
-    try:
-        with TestClient(create_app(settings)) as client:
-            yield KB(client, engine, settings, product_id, headers)
-    finally:
-        engine.dispose()
+    """The in-process API on a committed database of its own; jobs run by ``KB.run``."""
+    with running_stack(tmp_path, "deskpilot_kb", backend=request.param) as running:
+        # the job runner reads the process's settings: point them at this stack
+        monkeypatch.setenv("DESKPILOT_DATABASE_URL", running.url)
+        monkeypatch.setenv("DESKPILOT_DATA_DIR", running.env["DESKPILOT_DATA_DIR"])
+        monkeypatch.setenv("DESKPILOT_INDEX_POLL_S", "0.05")
+        monkeypatch.setenv("DESKPILOT_KB_ALLOW_PRIVATE_URLS", "true")
         get_settings.cache_clear()
-        if pg is not None:
-            pg.drop()
+        running.on_stop(get_settings.cache_clear)
+        settings = get_settings()
+        with running.session() as session:
+            product = make_product(session)
+            owner = make_user(session, owner=True)
+            headers = auth(owner, settings)
+            product_id = product.id or 0
+        with TestClient(create_app(settings)) as client:
+            yield KB(client, running.engine, settings, product_id, headers)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from pypdf import PdfWriter
 
 from tests.knowledge.conftest import KB
+from tests.procs import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +68,14 @@ def test_faq_and_markdown_ingest_search_replace_delete(kb: KB) -> None:
     terms_id = next(d["id"] for d in docs if d["name"] == "terms.md")
     resp = kb.client.delete(kb.url(f"/documents/{terms_id}"), headers=kb.headers)
     assert resp.status_code == 202
-    time.sleep(0.1)  # > DESKPILOT_INDEX_POLL_S: every API process sees it within that time
-    assert all(h["document"] != "terms.md" for h in kb.search("ATM withdrawal fee", k=10)["hits"])
+    # every API process sees it within DESKPILOT_INDEX_POLL_S (0.05 s here)
+    wait_for(
+        lambda: all(
+            h["document"] != "terms.md" for h in kb.search("ATM withdrawal fee", k=10)["hits"]
+        ),
+        10,
+        "the deleted document to leave the answers",
+    )
     again = kb.client.delete(kb.url(f"/documents/{terms_id}"), headers=kb.headers)
     assert again.status_code == 409
     assert kb.run(resp.json())["status"] == "succeeded"
@@ -80,8 +86,7 @@ def test_faq_and_markdown_ingest_search_replace_delete(kb: KB) -> None:
     before = kb.search("pin")["index_version"]
     reindex = kb.client.post(kb.url("/knowledge/reindex"), headers=kb.headers)
     assert kb.run(reindex.json())["status"] == "succeeded"
-    time.sleep(0.1)
-    assert kb.search("pin")["index_version"] != before
+    wait_for(lambda: kb.search("pin")["index_version"] != before, 10, "the new index to serve")
     versions = kb.client.get(kb.url("/knowledge/indexes"), headers=kb.headers).json()
     assert sum(v["is_active"] for v in versions) == 1
     metrics = kb.client.get("/metrics").text

@@ -13,18 +13,15 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
 
 from backend.answers.models import AssistantSettings
 from backend.cli import vllm_proc
-from backend.core import migrate
-from backend.core.db import make_engine
 from backend.core.settings import load_settings
 from backend.knowledge.ingest import ingest_file
 from backend.openai_api import service as api_keys
@@ -33,8 +30,8 @@ from backend.widget import service as site_keys
 from backend.widget.models import SiteKeyCreate
 from tests.factories import auth, make_product, make_user
 from tests.faultproxy import FaultProxy
-from tests.pg import PgDatabase
 from tests.procs import ROOT, Procs, agent_conversation, free_port, wait_for
+from tests.stack import running_stack
 
 DEMO = ROOT / "data" / "demo"
 ORIGIN = "https://shop.example.com"
@@ -95,8 +92,6 @@ class Stack:
     admin: dict[str, str]
     product_id: int
     procs: Procs
-    engine: Any
-    settings_path: str = field(default="")
 
     def start_conversation(self) -> tuple[int, dict[str, str]]:
         resp = httpx.post(
@@ -165,64 +160,48 @@ def stack(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> 
     """Demo knowledge indexed in a fresh PostgreSQL database, served by a real API process
     whose generator is the real vLLM behind a fault proxy (fast path off: every answer that
     finds knowledge goes to the LLM)."""
-    tmp = tmp_path_factory.mktemp("live")
-    pg = PgDatabase.create("deskpilot_live")
-    migrate.upgrade(pg.url)
-    settings = load_settings(database_url=pg.url, data_dir=tmp / "var")
-    engine = make_engine(pg.url)
-    proxy = FaultProxy(vllm_server.url)
-    proxy_url = proxy.start()
-    with Session(engine) as session:
-        product = make_product(session, "lumen-live")
-        product_id = product.id or 0
-        for name in ("faq.jsonl", "terms-and-fees.md"):
-            ingest_file(
+    env = {
+        # above the first token of a ~900-token prompt on a slow 2-core day (2.5-6 s); the
+        # stall test stalls longer than this
+        "DESKPILOT_LLM_READ_TIMEOUT_S": "15",
+        "DESKPILOT_LLM_HEALTH_INTERVAL_S": "0.5",
+        "DESKPILOT_LLM_RETRIES": "0",
+        "DESKPILOT_BROKER_URL": "memory://",
+    }
+    with running_stack(tmp_path_factory.mktemp("live"), "deskpilot_live", env=env) as running:
+        proxy = running.start_proxy(vllm_server.url)
+        running.env["DESKPILOT_LLM_BASE_URL"] = f"{proxy.url}/v1"
+        with running.session() as session:
+            product = make_product(session, "lumen-live")
+            product_id = product.id or 0
+            for name in ("faq.jsonl", "terms-and-fees.md"):
+                ingest_file(
+                    session=session,
+                    settings=running.settings,
+                    product_id=product_id,
+                    path=DEMO / name,
+                    name=name,
+                )
+            session.add(
+                AssistantSettings(
+                    product_id=product_id, fast_path_min_similarity=1.0, max_answer_tokens=24
+                )
+            )
+            session.commit()
+            key = site_keys.create_site_key(
                 session=session,
-                settings=settings,
                 product_id=product_id,
-                path=DEMO / name,
-                name=name,
+                data=SiteKeyCreate(allowed_origins=[ORIGIN]),
             )
-        session.add(
-            AssistantSettings(
-                product_id=product_id, fast_path_min_similarity=1.0, max_answer_tokens=24
+            created = api_keys.create_api_key(
+                session=session, product_id=product_id, data=ApiKeyCreate(name="tests")
             )
-        )
-        session.commit()
-        key = site_keys.create_site_key(
-            session=session, product_id=product_id, data=SiteKeyCreate(allowed_origins=[ORIGIN])
-        )
-        created = api_keys.create_api_key(
-            session=session, product_id=product_id, data=ApiKeyCreate(name="tests")
-        )
-        owner = make_user(session, owner=True)
-        admin = auth(owner, settings)
-        site_key, api_key = key.public_id, created.key
-    procs = Procs(
-        {
-            "DESKPILOT_DATABASE_URL": pg.url,
-            "DESKPILOT_DATA_DIR": str(tmp / "var"),
-            "DESKPILOT_LLM_BASE_URL": f"{proxy_url}/v1",
-            # above the first token of a ~900-token prompt on a slow 2-core day (2.5-6 s); the
-            # stall test stalls longer than this
-            "DESKPILOT_LLM_READ_TIMEOUT_S": "15",
-            "DESKPILOT_LLM_HEALTH_INTERVAL_S": "0.5",
-            "DESKPILOT_LLM_RETRIES": "0",
-            "DESKPILOT_BROKER_URL": "memory://",
-        },
-        tmp,
-    )
-    try:
-        base = procs.start_api(free_port())
-        stack = Stack(base, proxy, vllm_server, site_key, api_key, admin, product_id, procs, engine)
+            admin = auth(make_user(session, owner=True), running.settings)
+            site_key, api_key = key.public_id, created.key
+        base = running.start_api()
+        stack = Stack(base, proxy, vllm_server, site_key, api_key, admin, product_id, running.procs)
         stack.wait_generator_up()
         yield stack
-    finally:
-        for child in procs.children:
-            Procs.kill(child)
-        proxy.stop()
-        engine.dispose()
-        pg.drop()
 
 
 def tokens(events: list[tuple[str, dict[str, Any]]]) -> str:

@@ -8,7 +8,6 @@ the last test kills the server itself mid-stream.
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ def names(events: list[tuple[str, dict]]) -> list[str]:  # type: ignore[type-arg
     return [k for k, _ in events]
 
 
-def test_streams_a_grounded_answer_and_persists_its_trace(stack: Stack) -> None:
+def test_streams_an_answer_with_its_sources_and_persists_its_trace(stack: Stack) -> None:
     stack.wait_generator_up()
     conversation_id, headers = stack.start_conversation()
     events = stack.ask(conversation_id, headers, QUESTION)
@@ -39,10 +38,18 @@ def test_streams_a_grounded_answer_and_persists_its_trace(stack: Stack) -> None:
         text = dict(events)["replace"]["text"]
     assert text.strip()
     sources = dict(events)["sources"]["sources"]
-    assert sources, "an LLM answer always shows its sources (cited or related)"
-    numbers = {s["number"] for s in sources}
-    for cited in re.findall(r"\[(\d+)\]", text):
-        assert int(cited) in numbers or all(s["kind"] == "related" for s in sources)
+    # The sources say exactly what the answer cites, both ways. The small model does not always
+    # cite (greedy, 24 tokens: this question gets "The answer to your question is: ..."); then
+    # the answer is ungrounded and shows where its words came from (``attributed``) or every
+    # retrieved passage (``related``), never a ``cited`` source.
+    in_text = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+    cited = {s["number"] for s in sources if s["kind"] == "cited"}
+    assert sources, "an LLM answer always shows its sources"
+    assert cited <= in_text, (text, sources)
+    if cited:
+        assert {s["kind"] for s in sources} == {"cited"}, sources
+    else:
+        assert {s["kind"] for s in sources} <= {"attributed", "related"}, sources
     message_id = dict(events)["done"]["message_id"]
 
     history = httpx.get(
@@ -61,9 +68,11 @@ def test_streams_a_grounded_answer_and_persists_its_trace(stack: Stack) -> None:
     assert len(trace["retrieval"]["hits"]) >= 1
     for stage in ("persist", "classify", "retrieve", "first_token", "total"):
         assert trace["latency_ms"][stage] >= 0
-    assert isinstance(trace["grounded"], bool)
-    cited_ids = set(trace["cited"])
-    assert cited_ids <= {h["chunk_id"] for h in trace["retrieval"]["hits"]}
+    assert trace["grounded"] is bool(cited)
+    assert set(trace["cited"]) == {s["chunk_id"] for s in sources if s["kind"] == "cited"}
+    # a number in the text that is no passage's is reported, not shown as a source
+    assert in_text <= cited or any("citation" in str(v) for v in trace["violations"])
+    assert set(trace["cited"]) <= {h["chunk_id"] for h in trace["retrieval"]["hits"]}
 
 
 def test_openai_client_gets_answers_with_sources(stack: Stack) -> None:
@@ -200,8 +209,9 @@ def test_vllm_killed_mid_stream_then_down(stack: Stack) -> None:
     messages = stack.conversation(conversation_id)["messages"]
     assert [m["role"] for m in messages] == ["visitor", "bot"]
 
-    # with the server gone, the next answer comes at once from the extractive fallback
-    time.sleep(1.5)
+    # with the server gone (the API's watcher sees it down), the next answer comes at once
+    # from the extractive fallback
+    wait_for(lambda: not stack.generator_up(), 30, "the API to see the generator down")
     conversation_id, headers = stack.start_conversation()
     events = stack.ask(conversation_id, headers, QUESTION, timeout=30)
     meta = events[0][1]

@@ -9,6 +9,7 @@ import pytest
 from ml.rag.chunking import chunk_section, chunk_sections
 from ml.rag.items import faq_item, humanize_category, passage_item
 from ml.retrieval.fusion import reciprocal_rank_fusion, relative_score_fusion
+from tests.fakes import CountingEmbedder
 
 pytestmark = pytest.mark.unit
 
@@ -94,25 +95,18 @@ def test_score_fusion_keeps_margins_and_scales_bm25() -> None:
 
 def test_query_cache_embeds_a_repeated_query_once() -> None:
     from ml.embeddings.cache import QueryCache
-    from ml.testing.fakes import HashingEmbedder
 
-    class Counting(HashingEmbedder):
-        calls = 0
-
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            Counting.calls += 1
-            return super().embed(texts)
-
-    cache = QueryCache(Counting(dim=16), size=2)
+    embedder = CountingEmbedder(dim=16)
+    cache = QueryCache(embedder, size=2)
     first = cache.embed(["where is my card"])
     again = cache.embed(["where is my card"])
-    assert (first == again).all() and Counting.calls == 1 and cache.hits == 1
+    assert (first == again).all() and embedder.calls == 1 and cache.hits == 1
     again[0, 0] = 99.0  # callers get copies: the cache cannot be corrupted
     assert cache.embed(["where is my card"])[0, 0] != 99.0
     cache.embed(["a"])
     cache.embed(["b"])  # evicts the oldest
     cache.embed(["where is my card"])
-    assert Counting.calls == 4
+    assert embedder.calls == 4
     cache.embed(["x", "y"])  # batches are never cached
     cache.embed(["x", "y"])
-    assert Counting.calls == 6 and cache.dim == 16
+    assert embedder.calls == 6 and cache.dim == 16

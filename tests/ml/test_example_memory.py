@@ -20,6 +20,8 @@ from ml.intent.example_memory import (
     save_memory,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def _unit(rows: np.ndarray) -> np.ndarray:
     return np.asarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), dtype=np.float32)

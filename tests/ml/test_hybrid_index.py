@@ -11,6 +11,7 @@ from ml.embeddings.sentence import SentenceEmbedder
 from ml.rag.items import faq_item, passage_item
 from ml.retrieval.hybrid import FusionConfig, HybridIndex, save_atomically
 from ml.testing.fakes import HashingEmbedder
+from tests.fakes import CountingEmbedder
 
 FAQ = [
     ("card_arrival", "When will my card arrive?", "Cards arrive in 5-7 working days."),
@@ -67,20 +68,13 @@ def test_incomplete_folder_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_reuse_skips_known_texts() -> None:
-    class Counting(HashingEmbedder):
-        calls = 0
-
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            Counting.calls += len(texts)
-            return super().embed(texts)
-
-    emb = Counting(dim=64)
+    emb = CountingEmbedder(dim=64)
     first = HybridIndex.build(_items(), emb, version="a")
-    before = Counting.calls
+    before = emb.texts
     second = HybridIndex.build(
         _items(), emb, version="b", reuse=first.reusable_vectors(first.manifest.embedder)
     )
-    assert Counting.calls == before
+    assert emb.texts == before
     assert np.allclose(second.dense.vectors, first.dense.vectors)
     assert first.reusable_vectors("another-model") == {}
 

@@ -10,6 +10,8 @@ import pytest
 from ml.intent.report import evaluation_report, write_report
 from ml.interfaces import IntentPrediction
 
+pytestmark = pytest.mark.unit
+
 LABELS = ["card_arrival", "change_pin", "out_of_scope"]
 
 

@@ -173,6 +173,7 @@ def test_no_parts_keeps_the_original_error(cache: Path) -> None:
     assert resolve_split_model("no-such-model-anywhere") is None
 
 
+@pytest.mark.integration  # the real encoder, extracted from the installed parts
 def test_real_all_mpnet_base_v2_loads(
     tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
