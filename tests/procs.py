@@ -85,6 +85,20 @@ class Procs:
             self.kill(proc)
 
 
+def processes_using(data_dir: Path) -> list[int]:
+    """Every process started with this data folder in its environment."""
+    marker = f"DESKPILOT_DATA_DIR={data_dir}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(pid))
+    return found
+
+
 def agent_conversation(base: str, headers: dict[str, str], conversation_id: int) -> dict[str, Any]:
     """The agent API's view of a conversation (messages with traces and feedback)."""
     resp = httpx.get(

@@ -13,22 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.procs import ROOT, free_port, wait_for
+from tests.procs import ROOT, free_port, processes_using, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _processes_using(data_dir: Path) -> list[int]:
-    marker = f"DESKPILOT_DATA_DIR={data_dir}".encode()
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(pid))
-    return found
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
@@ -120,7 +107,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             proc.wait(timeout=60)
         finally:
             log.close()
-    wait_for(lambda: not _processes_using(data_dir), 30, "every child to exit")
+    wait_for(lambda: not processes_using(data_dir), 30, "every child to exit")
     output = (tmp_path / "make-run.log").read_text()
     assert "deskpilot is running" in output and f"{base}/docs" in output
     assert "not starting the local vLLM server: DESKPILOT_VLLM_AUTOSTART is off" in output

@@ -13,23 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.procs import ROOT, free_port, wait_for
+from tests.procs import ROOT, free_port, processes_using, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _processes_using(data_dir: Path) -> list[int]:
-    """Every process started with this data folder in its environment."""
-    marker = f"DESKPILOT_DATA_DIR={data_dir}".encode()
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(pid))
-    return found
 
 
 @pytest.mark.parametrize(
@@ -65,14 +51,14 @@ def test_no_child_outlives_up(tmp_path: Path, sig: signal.Signals) -> None:
             "deskpilot up to become ready",
             every=1,
         )
-        children = set(_processes_using(data_dir)) - {up.pid}
+        children = set(processes_using(data_dir)) - {up.pid}
         # worker (and its pool), beat, API, and the reaper
         assert len(children) >= 4, (children, (tmp_path / "up.log").read_text()[-2000:])
         os.kill(up.pid, sig)
         up.wait(timeout=60)
-        wait_for(lambda: not _processes_using(data_dir), 60, "every child to exit", every=0.5)
+        wait_for(lambda: not processes_using(data_dir), 60, "every child to exit", every=0.5)
     finally:
-        for pid in _processes_using(data_dir):  # never leave a failed test's processes behind
+        for pid in processes_using(data_dir):  # never leave a failed test's processes behind
             os.kill(pid, signal.SIGKILL)
         if up.poll() is None:
             up.kill()
