@@ -42,7 +42,7 @@ def test_layout_rules_only_in_system_message_passages_renumbered() -> None:
     prompt = build_prompt(
         question="How do I reset?", passages=PASSAGES, history=[], product_name="Acme"
     )
-    assert prompt.version == PROMPT_VERSION == "answer-v1"
+    assert prompt.version == PROMPT_VERSION == "answer-v2"
     assert [m.role for m in prompt.messages] == ["system", "user"]
     system, user = prompt.messages
     assert system.content == system_prompt("Acme")
