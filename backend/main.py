@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.accounts import product_routes as products_routes
 from backend.accounts import user_routes as users_routes
+from backend.answers import language
 from backend.answers import routes as answers_routes
 from backend.answers.llm import LLMRuntime
 from backend.api.deps import require_product_admin, require_product_member
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         knowledge = KnowledgeRuntime(settings, engine, metrics)
         await run_in_threadpool(knowledge.warm_up)
+        await run_in_threadpool(language.warm_up)  # else the first message pays ~0.5 s
         app.state.knowledge = knowledge
         intents = IntentRuntime(settings, engine, knowledge.embedder)
         await run_in_threadpool(intents.preload)

@@ -1,11 +1,14 @@
 """The typed events of one bot turn, in the order a turn produces them.
 
-``AnswerPipeline.run`` yields :data:`PipelineEvent`: one ``Meta``, then ``Token``s, a ``Replace``
-(only when the post-check changed text already streamed), an ``Error`` (only on a generator
-failure: the text streamed so far is to be dropped and the fallback answer follows as tokens), and
-``Sources``. The caller persists the turn and then sends ``Done``, so a :data:`TurnEvent` stream
-always ends with ``Done`` once the bot message is stored. Each wire format has one adapter that
-matches on these types (``backend.answers.widget_wire``, ``backend.openai_api.wire``).
+``AnswerPipeline.run`` yields :data:`PipelineEvent`: one ``Meta``, then ``Token``s (a generated
+answer's only once each sentence was checked against the passages), a ``Replace`` (only when text
+already streamed is not the answer: the generated answer was not grounded or looped, and the
+extractive answer replaces it; or the guard's post-check changed it), an ``Error`` (only on a
+generator failure: the text streamed so far is to be dropped and the fallback answer follows as
+tokens), and ``Sources``. The caller persists the turn and then sends ``Done``, so a
+:data:`TurnEvent` stream always ends with ``Done`` once the bot message is stored. Each wire
+format has one adapter that matches on these types (``backend.answers.widget_wire``,
+``backend.openai_api.wire``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ class Token:
 
 @dataclass(frozen=True)
 class Replace:
-    """The whole answer text, replacing what was streamed (the post-check changed it)."""
+    """The whole answer text, replacing what was streamed (the grounding check or the
+    post-check did not let it stand)."""
 
     text: str
 

@@ -29,7 +29,13 @@ class ChatClient(Protocol):
     def model(self) -> str: ...
 
     def stream_events(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        frequency_penalty: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> AsyncIterator[GenerationEvent]: ...
 
     async def health(self, timeout_s: float = 2.0) -> bool: ...
@@ -82,6 +88,14 @@ class LLMRuntime:
                 "generator %s is %s", self.settings.llm_base_url, "up" if self.healthy else "down"
             )
         return self.healthy
+
+    @property
+    def penalties(self) -> dict[str, float | None]:
+        """The sampling penalties of answer requests (``DESKPILOT_LLM_*_PENALTY``; None: off)."""
+        return {
+            "frequency_penalty": self.settings.llm_frequency_penalty or None,
+            "repetition_penalty": self.settings.llm_repetition_penalty or None,
+        }
 
     def mark_down(self) -> None:
         """A request failed: treat the server as down until the next successful check."""

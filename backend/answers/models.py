@@ -15,6 +15,8 @@ from backend.core.db import utcnow
 
 # bench/floor.py: the highest floor keeping 98 % of BANKING77 train (results/floor.json)
 DEFAULT_RETRIEVAL_FLOOR = 0.43
+DEFAULT_MAX_UNSUPPORTED_SHARE = 0.0
+DEFAULT_MAX_ANSWER_TOKENS = 160
 DEFAULT_REPLIES = {
     "greeting_reply": "Hi! I'm the {product} assistant. What can I help you with?",
     "thanks_reply": "You're welcome! Anything else I can help with?",
@@ -56,8 +58,16 @@ class AssistantSettingsBase(SQLModel):
     # confident FAQ match, is above it anyway). Chosen with bench/floor.py: BANKING77 train
     # (in scope) against CLINC150 validation texts of non-banking intents (out of scope).
     min_retrieval_similarity: float = Field(default=DEFAULT_RETRIEVAL_FLOOR, ge=0.0, le=1.0)
+    # Grounded or silent: a generated answer is sent only when the share of its claims that the
+    # retrieved passages do not support is at most this (any contradiction, e.g. "no refund"
+    # against "you can get a refund", replaces it whatever this says); else the extractive
+    # answer replaces it. Unsupported sentences are never shown either way. 0.0 until
+    # bench/grounding.py chooses it on a dev split.
+    max_unsupported_share: float = Field(default=DEFAULT_MAX_UNSUPPORTED_SHARE, ge=0.0, le=1.0)
     persona: str = Field(default="", max_length=2000, sa_column=Column(Text, nullable=False))
-    max_answer_tokens: int = Field(default=256, ge=16, le=4096)
+    # A short answer: about two or three sentences (a long one checks worse and loops more).
+    # The OpenAI-compatible endpoint lowers it further to a request's max_tokens.
+    max_answer_tokens: int = Field(default=DEFAULT_MAX_ANSWER_TOKENS, ge=16, le=4096)
     prompt_token_budget: int = Field(default=1500, ge=256, le=100_000)
     greeting_reply: str = Field(default=DEFAULT_REPLIES["greeting_reply"], max_length=2000)
     thanks_reply: str = Field(default=DEFAULT_REPLIES["thanks_reply"], max_length=2000)
@@ -80,6 +90,7 @@ class AssistantSettingsUpdate(SQLModel):
     fast_path_min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     fast_path_min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
     min_retrieval_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_unsupported_share: float | None = Field(default=None, ge=0.0, le=1.0)
     persona: str | None = Field(default=None, max_length=2000)
     max_answer_tokens: int | None = Field(default=None, ge=16, le=4096)
     prompt_token_budget: int | None = Field(default=None, ge=256, le=100_000)

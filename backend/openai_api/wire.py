@@ -1,6 +1,12 @@
 """The OpenAI wire formats of a turn: ``chat.completion.chunk`` events (streamed) and one
 ``chat.completion`` (not streamed).
 
+Every sentence of a generated answer is checked against the passages before the pipeline lets
+it out (``backend.answers.generation``), so what an OpenAI client receives was checked already.
+When the pipeline replaces the answer (``Replace``: the generator's text was not grounded, or
+looped) before any text was sent, the replacement simply is the completion's content; after
+text was sent (every sentence of it supported), a chat client cannot take it back, so the
+replacement rides in the ``deskpilot.replace`` extension and the stored message holds it.
 A generator failure mid-answer arrives as an ``Error`` event followed by the fallback answer's
 tokens. Before any text reached the client, the fallback simply becomes the completion (the
 ``deskpilot.error`` note says what happened). After text was sent, an OpenAI client cannot take
@@ -75,10 +81,16 @@ async def stream_chunks(
                     if failed is None and text:
                         sent_text = True
                         yield chunk({"content": text})
-                case Replace():
-                    # a chat client cannot take text back: the correction rides in the extension
-                    if failed is None:
-                        yield chunk({}, {**extra, "replace": {"text": event.text}})
+                case Replace(text=text):
+                    if failed is None and not sent_text:  # nothing shown yet: it is the answer
+                        sent_text = bool(text)
+                        if text:
+                            yield chunk({"content": text})
+                    elif failed is None:
+                        # a chat client cannot take text back: the correction rides in the
+                        # extension (and in the last chunk's)
+                        extra = {**extra, "replace": {"text": text}}
+                        yield chunk({}, extra)
                 case Error():
                     extra = {**extra, "error": error_payload(event)}
                     if sent_text and event.discard_partial:

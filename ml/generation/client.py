@@ -1,6 +1,7 @@
 """Streaming client for any OpenAI-compatible chat-completions server (vLLM is the one shipped).
 
-Errors are mapped once to ``ml.generation.errors``; a failed attempt is retried (bounded, with
+The stream is parsed by ``ml.generation.sse`` (whose events this module re-exports). Errors
+are mapped once to ``ml.generation.errors``; a failed attempt is retried (bounded, with
 backoff) only while no text has reached the caller. Closing the stream (``break``, ``aclose()``,
 task cancellation) closes the HTTP response at once, which makes vLLM abort the request.
 """
@@ -8,11 +9,9 @@ task cancellation) closes the HTTP response at once, which makes vLLM abort the 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,35 +19,16 @@ import httpx
 
 from ml.generation.errors import (
     GeneratorError,
-    GeneratorHTTPError,
     GeneratorProtocolError,
     GeneratorTimeout,
     GeneratorUnavailable,
     error_for_status,
-    error_message,
 )
+from ml.generation.sse import Finished, GenerationEvent, TextDelta, events_from_sse
 from ml.interfaces import ChatMessage
 
+__all__ = ["Finished", "GenerationEvent", "OpenAIChatClient", "TextDelta", "normalise_base_url"]
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    """A piece of the answer's text, in arrival order (never empty)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    """The last event of a successful stream: why it stopped and the server's token counts."""
-
-    finish_reason: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-
-
-GenerationEvent = TextDelta | Finished
 
 
 def normalise_base_url(base_url: str) -> str:
@@ -60,6 +40,23 @@ def normalise_base_url(base_url: str) -> str:
     if parts.path in ("", "/"):
         url += "/v1"
     return url
+
+
+def sampling_penalties(
+    frequency_penalty: float | None, repetition_penalty: float | None
+) -> dict[str, float]:
+    """The penalty fields of a request: none for unset (``None``/0) or neutral values; raise
+    ``ValueError`` outside what the servers accept (-2..2; > 0)."""
+    out: dict[str, float] = {}
+    if frequency_penalty:
+        if not -2.0 <= frequency_penalty <= 2.0:
+            raise ValueError("frequency_penalty must be within -2..2")
+        out["frequency_penalty"] = frequency_penalty
+    if repetition_penalty and repetition_penalty != 1.0:
+        if repetition_penalty < 0:
+            raise ValueError("repetition_penalty must be positive")
+        out["repetition_penalty"] = repetition_penalty
+    return out
 
 
 class OpenAIChatClient:
@@ -138,8 +135,14 @@ class OpenAIChatClient:
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> AsyncGenerator[GenerationEvent, None]:
-        """Yield ``TextDelta`` pieces, then exactly one ``Finished``; raise ``GeneratorError``."""
+        """Yield ``TextDelta`` pieces, then exactly one ``Finished``; raise ``GeneratorError``.
+
+        ``frequency_penalty`` (OpenAI, -2..2) and ``repetition_penalty`` (vLLM's extension, > 0,
+        1 is neutral) are sent only when set to something else than their neutral value, so a
+        server without the extension still gets a request it accepts."""
         if not messages:
             raise ValueError("messages must not be empty")
         if max_tokens < 1 or temperature < 0:
@@ -154,6 +157,7 @@ class OpenAIChatClient:
         }
         if stop:
             payload["stop"] = list(stop)
+        payload.update(sampling_penalties(frequency_penalty, repetition_penalty))
         attempt = 0
         while True:
             yielded = False
@@ -180,7 +184,7 @@ class OpenAIChatClient:
                 opened = True
                 if not 200 <= response.status_code < 300:
                     raise error_for_status(response.status_code, (await response.aread())[:4096])
-                async with aclosing(_events_from_sse(response.aiter_lines())) as events:
+                async with aclosing(events_from_sse(response.aiter_lines())) as events:
                     async for event in events:
                         yield event
         except httpx.ConnectTimeout as exc:
@@ -239,81 +243,3 @@ class OpenAIChatClient:
         client, self._client, self._loop = self._client, None, None
         if client is not None:
             await client.aclose()
-
-
-async def _events_from_sse(lines: AsyncIterator[str]) -> AsyncGenerator[GenerationEvent, None]:
-    """Parse SSE lines into events; enforce ``[DONE]`` or a finish reason before the end."""
-    state = _StreamState()
-    data: list[str] = []
-    async for line in lines:
-        if line == "":
-            if data:
-                payload, data = "\n".join(data), []
-                if payload == "[DONE]":
-                    yield state.finished()
-                    return
-                for event in state.chunk(payload):
-                    yield event
-            continue
-        if line.startswith(":"):
-            continue  # comment / keep-alive
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-        # Other fields (event, id, retry) carry nothing for chat completions.
-    if data == ["[DONE]"]:  # a last event without its blank line
-        yield state.finished()
-        return
-    if state.finish_reason is None:
-        raise GeneratorUnavailable("stream ended early")
-    yield state.finished()
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-class _StreamState:
-    """What one stream has said so far: finish reason and token usage."""
-
-    def __init__(self) -> None:
-        self.finish_reason: str | None = None
-        self.prompt_tokens: int | None = None
-        self.completion_tokens: int | None = None
-
-    def finished(self) -> Finished:
-        return Finished(self.finish_reason, self.prompt_tokens, self.completion_tokens)
-
-    def chunk(self, payload: str) -> list[TextDelta]:
-        """Validate one ``chat.completion.chunk`` and return its text (zero or one delta)."""
-        try:
-            obj = json.loads(payload)
-        except ValueError as exc:
-            raise GeneratorProtocolError("malformed JSON in stream chunk") from exc
-        if not isinstance(obj, dict):
-            raise GeneratorProtocolError("stream chunk is not a JSON object")
-        if "error" in obj:
-            err = obj["error"]
-            code = err.get("code") if isinstance(err, dict) else None
-            status = _int(code)
-            raise GeneratorHTTPError(f"LLM error: {error_message(obj)[:200]}", status=status)
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            self.prompt_tokens = _int(usage.get("prompt_tokens"))
-            self.completion_tokens = _int(usage.get("completion_tokens"))
-        choices = obj.get("choices")
-        if not isinstance(choices, list):
-            raise GeneratorProtocolError("stream chunk has no choices list")
-        if not choices:
-            return []
-        choice = choices[0]
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if not isinstance(choice, dict) or (delta is not None and not isinstance(delta, dict)):
-            raise GeneratorProtocolError("stream chunk has a malformed choice")
-        reason = choice.get("finish_reason")
-        if isinstance(reason, str):
-            self.finish_reason = reason
-        content = (delta or {}).get("content")
-        if content is not None and not isinstance(content, str):
-            raise GeneratorProtocolError("stream chunk content is not a string")
-        return [TextDelta(content)] if content else []

@@ -1,8 +1,9 @@
 """A deterministic stand-in for ``OpenAIChatClient``: same methods, no server.
 
 It answers ``"<first sentence of passage 1> [1]"`` from the prompt format of
-``ml.generation.prompt`` (or ``"I don't know."`` when the last user message has no passage),
-word by word, and can be told to fail before the first token or after some tokens.
+``ml.generation.prompt`` (or ``"I don't know."`` when the last user message has no passage), or
+a fixed ``answer`` it is given, word by word, and can be told to fail before the first token or
+after some tokens.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncGenerator, Sequence
+from typing import Any
 
 from ml.generation.client import Finished, GenerationEvent, TextDelta
 from ml.generation.errors import GeneratorError, GeneratorUnavailable
@@ -33,15 +35,19 @@ def fake_answer(messages: Sequence[ChatMessage]) -> str:
 class FakeGenerator:
     """Deterministic fake generator with failure injection; records calls and early closes.
 
+    ``answer`` replaces the passage-copying answer with fixed text (a contradiction, a loop);
     ``fail_before_first`` is raised before any token; ``fail_after_tokens=n`` raises
     ``GeneratorUnavailable`` after ``n`` tokens; ``delay_s`` sleeps before each token. ``calls``
-    holds the messages of each call, ``cancelled`` counts streams the consumer closed early.
+    holds the messages of each call and ``requests`` its sampling arguments (``max_tokens``,
+    ``temperature``, penalties); ``cancelled`` counts streams the consumer closed early and
+    ``sent`` the words streamed in all.
     """
 
     def __init__(
         self,
         *,
         model: str = "fake",
+        answer: str | None = None,
         fail_after_tokens: int | None = None,
         fail_before_first: GeneratorError | None = None,
         delay_s: float = 0.0,
@@ -50,12 +56,15 @@ class FakeGenerator:
         if delay_s < 0 or (fail_after_tokens is not None and fail_after_tokens < 0):
             raise ValueError("delay_s and fail_after_tokens must not be negative")
         self._model = model
+        self.answer = answer
         self.fail_after_tokens = fail_after_tokens
         self.fail_before_first = fail_before_first
         self.delay_s = delay_s
         self.healthy = healthy
         self.calls: list[list[ChatMessage]] = []
+        self.requests: list[dict[str, Any]] = []
         self.cancelled = 0
+        self.sent = 0
         self.closed = False
 
     @property
@@ -70,12 +79,23 @@ class FakeGenerator:
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> AsyncGenerator[GenerationEvent, None]:
         """Yield the fake answer word by word (at most ``max_tokens`` words), then ``Finished``."""
         self.calls.append(list(messages))
+        self.requests.append(
+            {
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "frequency_penalty": frequency_penalty,
+                "repetition_penalty": repetition_penalty,
+            }
+        )
         if self.fail_before_first is not None:
             raise self.fail_before_first
-        words = fake_answer(messages).split(" ")
+        text = fake_answer(messages) if self.answer is None else self.answer
+        words = text.split(" ")
         reason = "length" if len(words) > max_tokens else "stop"
         words = words[:max_tokens]
         done = False
@@ -85,6 +105,7 @@ class FakeGenerator:
                     raise GeneratorUnavailable("stream ended early")
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
+                self.sent += 1
                 yield TextDelta(word if i == 0 else f" {word}")
             done = True
             prompt_tokens = sum(len(m.content.split()) for m in messages)
@@ -140,9 +161,17 @@ class UncitingGenerator(FakeGenerator):
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> AsyncGenerator[GenerationEvent, None]:
         """The fake answer without its citation."""
-        events = super().stream_events(messages, max_tokens=max_tokens, temperature=temperature)
+        events = super().stream_events(
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            frequency_penalty=frequency_penalty,
+            repetition_penalty=repetition_penalty,
+        )
         try:
             async for event in events:
                 if isinstance(event, TextDelta) and event.text.strip() == "[1]":

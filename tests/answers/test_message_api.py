@@ -17,6 +17,7 @@ from backend.core.settings import Settings
 from ml.testing.fake_generator import FakeGenerator
 from ml.testing.fakes import FakeKnowledge
 from ml.testing.fakes import fixed_predictor as predictor
+from tests.answers.test_grounded_pipeline import REFUND, EmbeddingKnowledge
 from tests.answers.test_pipeline import FAQ, PASSAGE
 from tests.factories import auth, make_product, make_user
 from tests.widget.conftest import MakeSiteKey
@@ -188,3 +189,45 @@ def test_assistant_settings_admin_api(
     bad = client.put(path, json={"min_confidence": 1.5}, headers=admin)
     assert bad.status_code == 422
     assert client.get(path, headers=admin).json()["min_confidence"] == 0.5
+
+
+def test_a_contradicting_answer_is_replaced_and_both_texts_are_stored(
+    chat: tuple[TestClient, int, dict[str, str]], session: Session, settings: Settings
+) -> None:
+    client, cid, headers = chat
+    state = client.app.state  # type: ignore[attr-defined]
+    state.knowledge = EmbeddingKnowledge([REFUND])
+    state.llm.client = FakeGenerator(answer="No, you cannot get a refund.")
+    body = {"text": "Can I get a refund for a card payment I don't recognise?"}
+    events = parse(client.post(url(cid), json=body, headers=headers).text)
+    assert [k for k, _ in events] == ["meta", "token", "sources", "done"]
+    assert events[0][1]["route"] == "llm"
+    shown = "".join(d["text"] for k, d in events if k == "token")
+    assert "cannot" not in shown and shown.startswith("You can ask for a refund")
+    admin = auth(make_user(session, owner=True), settings)
+    detail = client.get(f"/api/v1/agent/conversations/{cid}", headers=admin).json()
+    bot = detail["messages"][-1]
+    assert bot["role"] == "bot" and bot["text"] == shown
+    trace = bot["trace"]
+    assert trace["route"] == "llm_replaced"
+    grounding = trace["grounding"]
+    assert grounding["reason"] == "contradiction" and grounding["send"] is False
+    assert grounding["generated_text"] == "No, you cannot get a refund."
+    assert grounding["sent_text"] == shown and grounding["claims"][0]["reasons"]
+    assert trace["language"]["supported"] is True
+
+
+def test_the_stored_settings_carry_the_grounding_threshold(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    product = make_product(session)
+    admin = auth(make_user(session, owner=True), settings)
+    path = f"/api/v1/admin/products/{product.id}/assistant"
+    got = client.get(path, headers=admin).json()
+    assert got["max_unsupported_share"] == 0.0 and got["max_answer_tokens"] == 160
+    resp = client.put(path, json={"max_unsupported_share": 0.25}, headers=admin)
+    assert resp.status_code == 200 and resp.json()["max_unsupported_share"] == 0.25
+    assert client.get(path, headers=admin).json()["max_unsupported_share"] == 0.25
+    for bad in (-0.1, 1.5):
+        resp = client.put(path, json={"max_unsupported_share": bad}, headers=admin)
+        assert resp.status_code == 422

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from backend.answers import pipeline as pipeline_module
+from backend.answers import generation as generation_module
 from backend.answers.events import Error, Meta, PipelineEvent, Sources, Token
 from backend.answers.llm import LLMRuntime
 from backend.answers.models import AssistantSettingsBase
 from backend.answers.pipeline import AnswerPipeline, TurnRequest
 from backend.conversations.models import ConversationStatus
 from backend.core.settings import load_settings
+from ml.generation import prompt as prompt_module
 from ml.generation.errors import GeneratorTimeout
 from ml.interfaces import Chunk
 from ml.testing.fake_generator import FakeGenerator, UncitingGenerator
@@ -199,7 +200,10 @@ def test_no_knowledge_means_fallback_not_an_llm_guess() -> None:
 
 
 def test_closing_the_stream_early_cancels_the_generator() -> None:
-    gen = FakeGenerator(delay_s=0.01)
+    # the first sentence is shown once checked, while the generator goes on with the next ones
+    gen = FakeGenerator(
+        answer=f"{PASSAGE.text} Top up in the app. It takes a minute.", delay_s=0.01
+    )
     llm = LLMRuntime(load_settings(), client=gen)
     llm.healthy = True
     pipeline = AnswerPipeline(
@@ -210,17 +214,20 @@ def test_closing_the_stream_early_cancels_the_generator() -> None:
     )
     request = TurnRequest(product_id=1, product_name="L", status=ConversationStatus.bot, text="q")
 
-    async def go() -> None:
+    async def go() -> int:
         events = pipeline.run(request)
         async for event in events:
             if isinstance(event, Token):
                 break
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
+        return gen.cancelled  # by the time aclose() returns, not at garbage collection
 
-    asyncio.run(go())
-    assert gen.cancelled == 1
+    assert asyncio.run(go()) == 1
     assert pipeline.result.text  # what was produced is kept for persisting
     assert "total" in pipeline.result.trace["latency_ms"]
+    grounding = pipeline.result.trace["grounding"]
+    assert grounding["shown_text"] == pipeline.result.text == "Top-ups by card are free."
+    assert grounding["generated_text"].startswith(pipeline.result.text)
 
 
 def test_uncited_answer_is_ungrounded_but_attributed_to_its_passage() -> None:
@@ -237,13 +244,13 @@ def test_the_prompt_is_built_off_the_event_loop(monkeypatch: pytest.MonkeyPatch)
     # the visitor's text and history go through regexes there: a slow input must not stall
     # every other request of the process
     threads: list[int] = []
-    real = pipeline_module.build_prompt
+    real = prompt_module.build_prompt
 
     def spy(**kwargs: Any) -> Any:
         threads.append(threading.get_ident())
         return real(**kwargs)
 
-    monkeypatch.setattr(pipeline_module, "build_prompt", spy)
+    monkeypatch.setattr(generation_module, "build_prompt", spy)
     events, _ = run("transfer_fees", chunks=[PASSAGE])  # asyncio.run: the loop is this thread
     assert meta(events).route == "llm"
     assert threads and threads[0] != threading.get_ident()

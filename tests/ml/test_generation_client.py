@@ -150,6 +150,28 @@ def test_stream_parses_sse_and_sends_openai_request() -> None:
     }
 
 
+def test_penalties_are_sent_only_when_they_do_something() -> None:
+    script = Script(good)
+    run(collect(make(script), frequency_penalty=0.3, repetition_penalty=1.1))
+    body = json.loads(script.requests[0].content)
+    assert body["frequency_penalty"] == 0.3 and body["repetition_penalty"] == 1.1
+    assert body["max_tokens"] == 16
+    # unset, 0 (off) and 1.0 (vLLM's neutral value): a plain OpenAI request, which servers
+    # without vLLM's extension accept
+    for kwargs in (
+        {},
+        {"frequency_penalty": 0.0, "repetition_penalty": 0.0},
+        {"repetition_penalty": 1.0},
+    ):
+        script = Script(good)
+        run(collect(make(script), **kwargs))
+        body = json.loads(script.requests[0].content)
+        assert "frequency_penalty" not in body and "repetition_penalty" not in body
+    for bad in ({"frequency_penalty": 2.5}, {"repetition_penalty": -1.0}):
+        with pytest.raises(ValueError):
+            run(collect(make(Script(good)), **bad))
+
+
 def test_helpers_shared_client_no_auth_and_argument_checks() -> None:
     script = Script(good)
 

@@ -81,7 +81,11 @@ def test_failure_before_any_text_streams_the_fallback_as_the_completion(
 
 
 def test_failure_after_text_was_sent_is_raised_by_the_sdk(served: Served, session: Session) -> None:
-    served.use_generator(FakeGenerator(fail_after_tokens=4))
+    # the first sentence (10 words) is checked and sent once the 11th word arrives; then it fails
+    first = "Top-ups by card are free of charge for every customer."
+    served.use_generator(
+        FakeGenerator(answer=f"{first} Transfers abroad cost 0.5 %.", fail_after_tokens=12)
+    )
     stream = sdk(served).chat.completions.create(
         model="deskpilot",
         messages=QUESTION,
@@ -101,7 +105,7 @@ def test_failure_after_text_was_sent_is_raised_by_the_sdk(served: Served, sessio
         "code": "generation_failed",
     }
     text = "".join(c.choices[0].delta.content or "" for c in received)
-    assert text and ANSWER.startswith(text) and text != ANSWER
+    assert text == first
     # the turn was stored (the fallback, with the failure in its trace) before the stream ended
     conversation_id = (received[0].model_extra or {})["deskpilot"]["conversation_id"]
     bot = session.exec(
@@ -159,3 +163,56 @@ def test_errors_are_openai_shaped(served: Served) -> None:
     # the rest of the API keeps deskpilot's own error shape
     resp = httpx.get(served.base_url.removesuffix("/v1") + "/api/v1/auth/me", timeout=30)
     assert resp.status_code == 401 and set(resp.json()["error"]) == {"code", "message"}
+
+
+# Against the passage "Top-ups by card are free of charge for every customer. ...": a negation
+# flip, held and replaced by the passage's own words.
+CONTRADICTION = "No, top-ups by card are not free: each one costs 2 %."
+EXTRACTIVE = (
+    "Top-ups by card are free of charge for every customer. Transfers abroad cost 0.5 %. [1]"
+)
+
+
+def test_a_replaced_answer_is_the_completion_streamed_and_not(
+    served: Served, session: Session
+) -> None:
+    served.use_generator(FakeGenerator(answer=CONTRADICTION))
+    client = sdk(served)
+    chunks = list(client.chat.completions.create(model="deskpilot", messages=QUESTION, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == EXTRACTIVE and "not free" not in text
+    extra = (chunks[-1].model_extra or {})["deskpilot"]
+    assert extra["route"] == "llm" and "replace" not in extra  # nothing to take back
+    message = stored(session, extra["message_id"])
+    assert message.text == EXTRACTIVE and message.trace["route"] == "llm_replaced"
+    assert message.trace["grounding"]["generated_text"] == CONTRADICTION
+
+    reply = client.chat.completions.create(model="deskpilot", messages=QUESTION)
+    assert reply.choices[0].message.content == EXTRACTIVE
+
+
+def test_a_replacement_after_shown_sentences_rides_in_the_extension(
+    served: Served, session: Session
+) -> None:
+    first = "Top-ups by card are free of charge for every customer."
+    served.use_generator(FakeGenerator(answer=f"{first} {CONTRADICTION}"))
+    client = sdk(served)
+    chunks = list(client.chat.completions.create(model="deskpilot", messages=QUESTION, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == first  # only the checked sentence was sent
+    extra = (chunks[-1].model_extra or {})["deskpilot"]
+    assert extra["replace"] == {"text": EXTRACTIVE}
+    assert stored(session, extra["message_id"]).text == EXTRACTIVE
+    reply = client.chat.completions.create(model="deskpilot", messages=QUESTION)
+    assert reply.choices[0].message.content == EXTRACTIVE
+
+
+def test_max_tokens_caps_the_products_answer_length(served: Served) -> None:
+    gen = served.use_generator(FakeGenerator())
+    client = sdk(served)
+    for limit in (5, 1000, None):
+        kwargs: dict[str, Any] = {} if limit is None else {"max_tokens": limit}
+        client.chat.completions.create(model="deskpilot", messages=QUESTION, **kwargs)
+    # the product's max_answer_tokens (160 by default), lowered by a request, never raised
+    assert [r["max_tokens"] for r in gen.requests] == [5, 160, 160]
+    assert all(r["repetition_penalty"] == 1.1 for r in gen.requests)

@@ -85,6 +85,18 @@ def test_a_replace_rides_in_the_extension() -> None:
     out = stream(Feed([META, Token("See [9]"), Replace("See."), Sources([]), Done(3)]))
     notes = [p["deskpilot"].get("replace") for p in out[1:-1] if "deskpilot" in p]
     assert {"text": "See."} in notes
+    assert content(out) == "See [9]"  # what was sent stays; the last chunk says what replaced it
+    assert out[-2]["deskpilot"]["replace"] == {"text": "See."}
+
+
+def test_a_replace_before_any_text_is_the_completion() -> None:
+    # every generated sentence was held (unsupported): the extractive answer replaces nothing
+    # the client saw, so it is simply the content
+    answer = "Top-ups by card are free."
+    out = stream(Feed([META, Token(""), Replace(answer), Sources([SOURCE]), Done(3)]))
+    assert content(out) == answer
+    assert all("replace" not in p.get("deskpilot", {}) for p in out if isinstance(p, dict))
+    assert out[-2]["choices"][0]["finish_reason"] == "stop" and out[-1] == "[DONE]"
 
 
 def test_failure_before_any_text_sends_the_fallback_as_the_completion() -> None:
