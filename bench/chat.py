@@ -42,7 +42,8 @@ from bench import chat_setup as setup  # noqa: E402
 
 PHASES = ("routing", "fast_path_load", "llm", "with_banking77_train", "sweep")
 DEFAULT = AssistantSettingsBase()
-LLM_ROUTES = ("extractive", "llm")  # extractive: would have gone to the LLM (it was stopped)
+# extractive: would have gone to the LLM (it was stopped)
+LLM_ROUTES = ("extractive", "llm", "llm_replaced")
 SHARES = ["answered_share", "fallback_share", "handoff_share", "smalltalk_share", "fast_path_share"]
 TOP = [
     "routes",

@@ -20,7 +20,8 @@ import httpx
 from bench import chat_setup as setup
 
 ORIGIN = setup.ORIGIN
-ANSWERED = ("fast_path", "extractive", "llm")  # routes that answer from the knowledge
+# routes that answer from the knowledge
+ANSWERED = ("fast_path", "extractive", "llm", "llm_replaced")
 WIDGET = "/api/v1/widget/conversations"
 # vLLM busy-polls its worker queue for 1 s after each request (shm_broadcast ``busy_loop_s``),
 # a whole core; on 2 cores that slows the API's next request, so timed requests wait it out.

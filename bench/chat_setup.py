@@ -242,8 +242,8 @@ class PromptPreview:
     ) -> list[dict[str, str]] | None:
         """The chat messages, or None when the API would not ask the LLM (policy, fast path)."""
         from backend.answers import grounding
+        from backend.answers.gate import policy_decision
         from backend.answers.models import AssistantSettingsBase
-        from backend.answers.pipeline import policy_decision
         from backend.answers.policy import Route
         from backend.conversations.models import ConversationStatus
         from backend.conversations.service import clean_text

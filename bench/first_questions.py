@@ -14,7 +14,8 @@ import httpx
 
 WIDGET = "/api/v1/widget/conversations"
 ADMIN = ("bench@deskpilot.local", "first-run-bench-password")  # what first_run sets
-ANSWERED = {"answer", "fast_path", "extractive", "llm"}  # routes that answer from the knowledge
+# routes that answer from the knowledge
+ANSWERED = {"answer", "fast_path", "extractive", "llm", "llm_replaced"}
 # (question, expected route, the FAQ entry an answer must come from, or intents a fixed reply
 # must name)
 QUESTIONS: list[tuple[str, str, str | tuple[str, ...] | None]] = [
